@@ -1,0 +1,136 @@
+"""IMDB review sentiment: multi-hot bag of the 10,000 most frequent words, a Dense stack, sigmoid.
+
+As the tutorial does it: ``imdb.load_data(num_words=10000)``, each review a 10,000-dimensional
+multi-hot vector, 10,000 of the 25,000 training reviews held out for validation, the test set
+evaluated at the end. Unlike the tutorial the vectors are a sparse float32 matrix (about 30 MB
+for the training split instead of 2 GB of float64), which Keras feeds to the first Dense layer
+as a sparse tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipelines import _data, _dense
+from pipelines._hparams import Hyperparameter, dense_stack, integer, training
+from pipelines._sequences import Ragged, keras_word_indices, multi_hot
+
+HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    **dense_stack(layers=2, units=16, loss="binary_crossentropy", losses=("binary_crossentropy", "mse")),
+    **training(epochs=20, batch_size=512),
+    "num_words": integer(10_000, low=4, high=1_000_000, affects_data=True, help="vocabulary size kept"),
+    "validation_samples": integer(10_000, affects_data=True, help="training reviews held out for validation"),
+}
+
+#: Objectives this task can be swept on, with the direction that means better.
+OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_SHUFFLE_SEED = 113  # Keras's default, so splits match the tutorial's exactly
+_VOCABULARY = 88_584  # distinct words in the real dataset, for the generated sample
+
+
+def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+    """Load IMDB (data dir, Keras, or generated), multi-hot encode, split off validation."""
+    num_words = hp["num_words"]
+    raw = _data.RawSource(
+        task="imdb",
+        filename="imdb.npz",
+        read_file=partial(read_file, num_words=num_words),
+        keras_load=partial(_keras_load, num_words=num_words),
+        generate=lambda: postprocess(generate_contents(), num_words),
+    )
+    source, arrays = _data.load(raw, options, {"task": "imdb", "num_words": num_words}, partial(_encode, num_words=num_words))
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    held_out, notes = _data.hold_out(len(y_train), hp["validation_samples"], "training reviews")
+    return _data.Dataset(
+        x_train=x_train[held_out:], y_train=y_train[held_out:],
+        x_val=x_train[:held_out], y_val=y_train[:held_out],
+        x_test=arrays["x_test"], y_test=arrays["y_test"],
+        source=source, notes=notes,
+        info={"train_samples": len(y_train) - held_out, "validation_samples": held_out, "test_samples": len(arrays["y_test"])},
+    )
+
+
+def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+    """Dense stack on the multi-hot input, one sigmoid unit, compiled with the sweep's loss."""
+    inputs = keras.Input(shape=(dataset.x_train.shape[1],), sparse=True, name="words")
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="sentiment")(_dense.hidden_layers(inputs, hp))
+    return _dense.compile_model(inputs, outputs, hp, [keras.metrics.BinaryAccuracy(name="accuracy")], name="imdb")
+
+
+def read_file(path: Path, num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
+    """Read an ``imdb.npz`` in Keras's format and post-process it exactly as Keras does."""
+    contents = _data.read_npz(path, _KEYS)
+    try:
+        return postprocess(contents, num_words)
+    except ValueError as error:
+        raise _data.DataError(f"{path}: {error}") from None
+
+
+def postprocess(contents: Mapping[str, np.ndarray], num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
+    """Keras's ``imdb.load_data`` steps on raw file contents: shuffle (seed 113), offsets, cut.
+
+    Raises:
+        ValueError: shapes or dtypes are not those of a Keras IMDB file.
+    """
+    parts = []
+    for split in ("train", "test"):
+        x, y = contents[f"x_{split}"], np.asarray(contents[f"y_{split}"])
+        if y.ndim != 1 or y.dtype.kind not in "iub":
+            raise ValueError(f"y_{split} must be a 1-D array of 0/1 labels, got {y.dtype} with shape {y.shape}")
+        if len(x) != len(y):
+            raise ValueError(f"x_{split} has {len(x)} reviews but y_{split} has {len(y)} labels")
+        parts.append((Ragged.from_sequences(x, name=f"x_{split}"), y))
+    rng = np.random.RandomState(_SHUFFLE_SEED)
+    shuffled = []
+    for x, y in parts:  # one generator for both splits, in this order, as Keras does
+        order = np.arange(len(y))
+        rng.shuffle(order)
+        shuffled.append((x.take(order), y[order]))
+    x_train, x_test = keras_word_indices([shuffled[0][0], shuffled[1][0]], num_words)
+    return (x_train, shuffled[0][1]), (x_test, shuffled[1][1])
+
+
+def _keras_load(num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
+    (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
+    return (Ragged.from_sequences(x_train), y_train), (Ragged.from_sequences(x_test), y_test)
+
+
+def _encode(raw: tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]], num_words: int) -> dict[str, Any]:
+    (x_train, y_train), (x_test, y_test) = raw
+    return {
+        "x_train": multi_hot(x_train, num_words), "y_train": y_train.astype(np.float32),
+        "x_test": multi_hot(x_test, num_words), "y_test": y_test.astype(np.float32),
+    }
+
+
+def generate_contents(train: int = 25_000, test: int = 25_000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Contents of an ``imdb.npz`` made up with IMDB's shapes, for tests and offline use.
+
+    Reviews have IMDB's length distribution (median about 175 words) and Zipf-distributed
+    word ranks; a few hundred "sentiment" words lean positive or negative, so a model can
+    learn something, but nothing here is real data.
+    """
+    rng = np.random.default_rng(seed)
+    lexicon = rng.choice(np.arange(20, 5_000), size=400, replace=False)
+    positive, negative = lexicon[:200], lexicon[200:]
+    contents: dict[str, np.ndarray] = {}
+    for split, count in (("train", train), ("test", test)):
+        labels = rng.integers(0, 2, count)
+        lengths = np.clip(rng.lognormal(5.15, 0.65, count).astype(int), 10, 2_500)
+        words = np.minimum(rng.zipf(1.25, lengths.sum()), _VOCABULARY)
+        row_labels = np.repeat(labels, lengths)
+        flagged = rng.random(len(words)) < 0.04
+        sentiment = np.where(row_labels == 1, rng.choice(positive, len(words)), rng.choice(negative, len(words)))
+        words = np.where(flagged, sentiment, words)
+        reviews = np.empty(count, dtype=object)
+        reviews[:] = [row.tolist() for row in np.split(words, np.cumsum(lengths)[:-1])]
+        contents[f"x_{split}"], contents[f"y_{split}"] = reviews, labels.astype(np.int64)
+    return contents

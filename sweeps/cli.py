@@ -1,0 +1,192 @@
+"""``python -m sweeps``: parse, call, map failures to one line and an exit code (STYLE.md §7).
+
+Exit codes: 0 success; 2 bad usage, configuration or data; 1 anything else (a store that
+cannot be reached, a sweep stopped by failures); 130 interrupted. ``--debug`` shows tracebacks.
+Heavy imports (TensorFlow, MLflow) happen inside the commands, so ``list`` and usage errors
+answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from sweeps.errors import ConfigError, StoreError, SweepAborted
+
+COMMANDS = ("run", "list")
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        argv.insert(0, "run")  # `python -m sweeps imdb_depth` is `run imdb_depth`
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ banners say nothing useful here
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted: the running trial was marked FAIL and its run KILLED; "
+              "run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if args.debug:
+            raise
+        return _report(error)
+
+
+def _report(error: Exception) -> int:
+    from pipelines._data import DataError
+
+    if isinstance(error, (ConfigError, DataError)):
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(error, (StoreError, SweepAborted)):
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"error: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''} "
+          "(run again with --debug for the traceback)", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM closes runs exactly as Ctrl-C does
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweeps", description="Declarative, tracked hyperparameter sweeps for Keras tasks.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    common.add_argument("--spaces", type=Path, default=None, metavar="DIR",
+                        help="directory of search-space files (default: ./search_spaces)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common], help=cmd_run.__doc__, description=cmd_run.__doc__)
+    run.add_argument("name", help="a sweep in search_spaces/ (see `sweeps list`)")
+    run.add_argument("--trials", type=int, help="the study's trial budget (default: the file's `trials`)")
+    run.add_argument("--epochs", type=int, help="override the fixed epochs (for quick runs)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one fixed value, validated like the file (repeatable)")
+    run.add_argument("--data-dir", type=Path, default=os.environ.get("SWEEPS_DATA_DIR"),
+                     help="directory with data files in Keras's format (env SWEEPS_DATA_DIR)")
+    run.add_argument("--tracking-uri", help="MLflow store (env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)")
+    run.add_argument("--storage", help="Optuna storage URL (default sqlite:///mlruns/optuna.db)")
+    run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
+    run.set_defaults(handler=cmd_run)
+
+    listing = commands.add_parser("list", parents=[common], help=cmd_list.__doc__, description=cmd_list.__doc__)
+    listing.set_defaults(handler=cmd_list)
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the named sweeps with their one-line descriptions."""
+    files = sorted(_spaces_dir(args).glob("*.yaml"))
+    width = max((len(f.stem) for f in files), default=0)
+    for path in files:
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+            summary = f"[{document.get('pipeline', '?')}] {document.get('description', '')}"
+        except (yaml.YAMLError, AttributeError) as error:
+            summary = f"(unreadable: {type(error).__name__})"
+        print(f"{path.stem.ljust(width)}  {summary}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
+    _import_tensorflow(quietly=not args.debug)
+    from pipelines._data import DataOptions
+    from sweeps.runner import RunOptions, run_sweep
+    from sweeps.spec import load_spec
+    from sweeps.stores import Stores, mask
+
+    overrides = _parse_overrides(args.overrides)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    spec = load_spec(_find_space(args), overrides, args.trials)
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
+    stores = Stores.resolve(args.tracking_uri, args.storage)
+    print(f"{spec.name}: {spec.description}", file=sys.stderr)
+    print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
+    result = run_sweep(spec, RunOptions(stores, DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir), args.study))
+    print(f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now")
+    print(result.table())
+    if result.best is not None:
+        print(f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} "
+              + " ".join(f"{k}={v}" for k, v in result.best.params.items()))
+    if result.ran == 0:
+        print("nothing to run: the study's budget or grid is spent (raise --trials to run more)")
+    if result.dataset.source.kind == "generated":
+        print("NOTE: these results come from GENERATED data, not the real dataset")
+    print(f"see every trial: mlflow ui --backend-store-uri {mask(stores.tracking_uri)}")
+    return EXIT_OK
+
+
+def _import_tensorflow(quietly: bool) -> None:
+    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) silenced.
+
+    They are written straight to file descriptor 2 before TensorFlow's logging is set up, so
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; a Python import error still surfaces normally.
+    """
+    if not quietly:
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. --set units=32")
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: cannot read the value {value!r}") from None
+    return overrides
+
+
+def _spaces_dir(args: argparse.Namespace) -> Path:
+    if args.spaces is not None:
+        return args.spaces
+    local = Path("search_spaces")
+    return local if local.is_dir() else Path(__file__).resolve().parent.parent / "search_spaces"
+
+
+def _find_space(args: argparse.Namespace) -> Path:
+    name, directory = args.name, _spaces_dir(args)
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ConfigError(f"sweep name {name!r}: a name, not a path; sweeps live in {directory}/ as NAME.yaml")
+    path = directory / f"{name.removesuffix('.yaml')}.yaml"
+    if path.is_file():
+        return path
+    known = sorted(p.stem for p in directory.glob("*.yaml"))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ConfigError(f"unknown sweep {name!r}{hint}; available: {', '.join(known) or f'none in {directory}'}")

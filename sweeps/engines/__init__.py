@@ -1,0 +1,86 @@
+"""Engines propose hyperparameters and hear results; the runner runs the trials (STYLE.md §3).
+
+The contract every engine fulfils (the shared tests in ``tests/test_engines.py`` hold each
+implementation to it):
+
+- ``ask()`` returns the next ``Proposal``, or ``None`` when the study's budget is spent or
+  its grid is exhausted. Finished trials of earlier invocations count: a study resumes.
+- ``should_prune(proposal, epoch, value)`` hears the objective after each epoch and says
+  whether to stop this trial early (always ``False`` without a pruner).
+- ``tell(proposal, outcome)`` records the result; every proposal is told exactly once,
+  including failed and interrupted ones.
+- ``records()`` lists every trial of the study (all invocations) for tables and resumes.
+- ``remaining()`` is how many more trials this study would run.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+COMPLETE, PRUNED, FAIL, RUNNING = "COMPLETE", "PRUNED", "FAIL", "RUNNING"
+
+
+@dataclass
+class Proposal:
+    """One trial to run: its number in the study and the sampled values."""
+
+    number: int
+    params: dict[str, Any]
+    handle: Any = None  # the engine's own trial object
+
+
+@dataclass
+class Outcome:
+    """What a trial produced: its state, objective value, and facts worth keeping with it."""
+
+    state: str
+    value: float | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrialRecord:
+    """A trial as the study remembers it."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    value: float | None
+    attrs: dict[str, Any]
+
+
+class Engine(ABC):
+    """Proposes trials for one study and records their outcomes."""
+
+    name: str
+
+    @abstractmethod
+    def ask(self) -> Proposal | None:
+        """The next trial to run, or ``None`` when there is nothing left to do."""
+
+    @abstractmethod
+    def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
+        """Hear the objective after ``epoch``; ``True`` means stop this trial now."""
+
+    @abstractmethod
+    def tell(self, proposal: Proposal, outcome: Outcome) -> None:
+        """Record how a proposed trial ended."""
+
+    @abstractmethod
+    def records(self) -> list[TrialRecord]:
+        """Every trial of the study, oldest first."""
+
+    @abstractmethod
+    def remaining(self) -> int:
+        """How many more trials this study would run (0 when its budget or grid is spent)."""
+
+
+def open_engine(spec: Any, storage: str, study_name: str, identity: dict[str, str]) -> Engine:
+    """The engine ``spec.engine`` names, attached to (or creating) study ``study_name``."""
+    if spec.engine == "optuna":
+        from sweeps.engines.optuna import OptunaEngine
+
+        return OptunaEngine(spec, storage, study_name, identity)
+    raise ValueError(f"unknown engine {spec.engine!r}")  # spec validation makes this unreachable

@@ -1,0 +1,37 @@
+"""Figures logged with the runs, drawn as the tutorials draw them (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # runs on servers and in workers: never open a window
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+
+def learning_curves(history: Mapping[str, Sequence[float]], title: str) -> Figure:
+    """Training vs validation for the loss and each metric: dots for training, a line for
+    validation, epochs from 1, one panel per quantity (the seeds' ``plt.plot(epochs, loss, 'bo')``)."""
+    quantities = sorted((key for key in history if not key.startswith("val_") and f"val_{key}" in history),
+                        key=lambda key: (key != "loss", key))  # loss first, as the seeds plot it
+    figure, axes = plt.subplots(1, max(1, len(quantities)), figsize=(5 * max(1, len(quantities)), 4), squeeze=False)
+    for axis, key in zip(axes[0], quantities):
+        epochs = range(1, len(history[key]) + 1)
+        axis.plot(epochs, history[key], "bo", label=f"Training {key}")
+        axis.plot(epochs, history[f"val_{key}"], "b", label=f"Validation {key}")
+        axis.set_title(f"Training and validation {key}")
+        axis.set_xlabel("Epochs")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_ylabel(key)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def close(figure: Figure) -> None:
+    """Free a figure once it has been saved (workers draw hundreds)."""
+    plt.close(figure)

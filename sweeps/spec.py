@@ -1,0 +1,304 @@
+"""A search-space file (``search_spaces/<name>.yaml``) as a frozen, validated ``SweepSpec``.
+
+Every key is checked here, against the schema in DESIGN.md §2 and against the vocabulary the
+named pipeline declares, so a mistake is one line naming the file, the key and the rule before
+anything is trained or written: ``search_spaces/x.yaml: params.layers.choices: must be a
+non-empty list``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import pipelines
+from pipelines._hparams import Hyperparameter
+from sweeps.errors import ConfigError
+
+ENGINES = {"optuna": ("grid", "random", "tpe")}
+PRUNERS = {"none": (), "median": ("n_startup_trials", "n_warmup_steps"),
+           "hyperband": ("min_resource", "max_resource", "reduction_factor")}
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_TOP_KEYS = ("name", "description", "pipeline", "engine", "sampler", "pruner", "trials",
+             "objective", "fixed", "params", "max_consecutive_failures")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One swept hyperparameter, in Optuna's distribution vocabulary."""
+
+    name: str
+    type: str  # categorical | int | float
+    choices: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+
+    def grid(self) -> list[Any] | None:
+        """Every value a grid visits, or ``None`` when the range is continuous."""
+        if self.type == "categorical":
+            return list(self.choices)
+        if self.step is None and self.type == "float":
+            return None
+        step = self.step or 1
+        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
+        values = [self.low + i * step for i in range(count)]
+        return [int(v) for v in values] if self.type == "int" else [round(v, 12) for v in values]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A named sweep: which pipeline, what is fixed, what varies, and how to search it."""
+
+    name: str
+    description: str
+    pipeline: str
+    engine: str
+    sampler: Mapping[str, Any]
+    pruner: Mapping[str, Any]
+    trials: int
+    metric: str
+    direction: str
+    fixed: Mapping[str, Any]
+    params: Mapping[str, Param]
+    max_consecutive_failures: int
+    path: Path
+    text: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def hyperparameters(self, sampled: Mapping[str, Any]) -> dict[str, Any]:
+        """One trial's complete hyperparameters: pipeline defaults < fixed < sampled."""
+        declared = pipelines.load(self.pipeline).HYPERPARAMETERS
+        values = {key: decl.default for key, decl in declared.items()}
+        values.update(self.fixed)
+        values.update({key: declared[key].coerce(value) for key, value in sampled.items()})
+        return values
+
+    def fingerprint(self) -> str:
+        """A digest of everything that changes what a trial means (not the trial budget)."""
+        identity = {"pipeline": self.pipeline, "engine": self.engine, "sampler": dict(self.sampler),
+                    "pruner": dict(self.pruner), "metric": self.metric, "fixed": dict(self.fixed),
+                    "params": {name: vars(param) for name, param in self.params.items()}}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_spec(path: Path, overrides: Mapping[str, Any] | None = None, trials: int | None = None) -> SweepSpec:
+    """Read and validate a search-space file, then apply command-line overrides.
+
+    Args:
+        path: the YAML file; its stem must equal its ``name``.
+        overrides: ``--set KEY=VALUE`` / ``--epochs`` values, validated like ``fixed``.
+        trials: ``--trials`` replacing the file's trial budget.
+
+    Raises:
+        ConfigError: the file or an override breaks a rule; the message says which.
+    """
+    try:
+        text = path.read_text()
+        document = yaml.safe_load(text)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    spec = _parse(_Reader(str(path), document, ""), path, text)
+    if overrides:
+        spec = _with_overrides(spec, overrides)
+    if trials is not None:
+        if trials < 1:
+            raise ConfigError(f"--trials: must be >= 1, got {trials}")
+        spec = _replace(spec, trials=trials)
+    return spec
+
+
+def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
+    doc.only(_TOP_KEYS)
+    name = doc.get("name", str)
+    if name != path.stem:
+        raise doc.error("name", f"must equal the file name '{path.stem}', got {name!r}")
+    if not NAME_PATTERN.match(name):
+        raise doc.error("name", "must be letters, digits, '_', '-' or '.', starting with a letter or digit")
+    pipeline_name = doc.get("pipeline", str)
+    if pipeline_name not in pipelines.available():
+        raise doc.error("pipeline", f"unknown pipeline {pipeline_name!r}; available: {', '.join(pipelines.available())}")
+    pipeline = pipelines.load(pipeline_name)
+    declared: dict[str, Hyperparameter] = pipeline.HYPERPARAMETERS
+
+    engine = doc.get("engine", str, default="optuna")
+    if engine not in ENGINES:
+        raise doc.error("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}")
+    sampler = doc.section("sampler", default={"type": "tpe"})
+    sampler.only(("type", "seed"))
+    sampler_type = sampler.get("type", str)
+    if sampler_type not in ENGINES[engine]:
+        raise sampler.error("type", f"must be one of {', '.join(ENGINES[engine])} for engine {engine}, got {sampler_type!r}")
+    seed = sampler.get("seed", int, default=None, nullable=True)
+    pruner = doc.section("pruner", default={"type": "none"})
+    pruner_type = pruner.get("type", str)
+    if pruner_type not in PRUNERS:
+        raise pruner.error("type", f"must be one of {', '.join(PRUNERS)}, got {pruner_type!r}")
+    pruner.only(("type", *PRUNERS[pruner_type]))
+    pruner_options = {key: pruner.get(key, int) for key in PRUNERS[pruner_type] if key in pruner.data}
+
+    objective = doc.section("objective")
+    objective.only(("metric", "direction"))
+    metric = objective.get("metric", str)
+    if metric not in pipeline.OBJECTIVES:
+        raise objective.error("metric", f"{pipeline_name} reports {', '.join(pipeline.OBJECTIVES)}; got {metric!r}")
+    better = pipeline.OBJECTIVES[metric]
+    direction = objective.get("direction", str, default=better)
+    if direction != better:
+        raise objective.error("direction", f"{metric} is better when {'higher' if better == 'maximize' else 'lower'}: use {better}, got {direction!r}")
+
+    fixed_section = doc.section("fixed", default={})
+    fixed = {key: _checked_value(fixed_section, key, declared) for key in fixed_section.data}
+    params_section = doc.section("params")
+    if not params_section.data:
+        raise doc.error("params", "must name at least one hyperparameter to vary")
+    params = {key: _param(params_section, key, declared) for key in params_section.data}
+    both = sorted(set(fixed) & set(params))
+    if both:
+        raise doc.error("fixed", f"{', '.join(both)} is both fixed and swept; remove it from one of fixed or params")
+    if sampler_type == "grid":
+        for param in params.values():
+            if param.grid() is None:
+                raise params_section.error(f"{param.name}.step", "a grid needs choices or a step for a float range")
+
+    return SweepSpec(
+        name=name, description=doc.get("description", str), pipeline=pipeline_name, engine=engine,
+        sampler={"type": sampler_type, "seed": seed}, pruner={"type": pruner_type, **pruner_options},
+        trials=_positive(doc, "trials"), metric=metric, direction=direction, fixed=fixed, params=params,
+        max_consecutive_failures=_positive(doc, "max_consecutive_failures", default=3), path=path, text=text,
+    )
+
+
+def _positive(doc: _Reader, key: str, default: int | None = None) -> int:
+    value = doc.get(key, int, default=default)
+    if value < 1:
+        raise doc.error(key, f"must be >= 1, got {value}")
+    return value
+
+
+def _checked_value(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Any:
+    decl = _declaration(section, key, declared)
+    value = section.data[key]
+    problem = decl.check(value)
+    if problem:
+        raise section.error(key, problem)
+    return decl.coerce(value)
+
+
+def _declaration(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Hyperparameter:
+    if key not in declared:
+        close = difflib.get_close_matches(key, declared, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(declared))}"
+        raise section.error(key, f"unknown hyperparameter for this pipeline{hint}")
+    return declared[key]
+
+
+def _param(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Param:
+    decl = _declaration(section, key, declared)
+    body = section.section(key)
+    kind = body.get("type", str)
+    if kind == "categorical":
+        body.only(("type", "choices"))
+        choices = body.data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise body.error("choices", "must be a non-empty list")
+        if len({json.dumps(c, default=str) for c in choices}) != len(choices):
+            raise body.error("choices", f"must not repeat a value, got {choices}")
+        for index, choice in enumerate(choices):
+            problem = decl.check(choice)
+            if problem:
+                raise body.error(f"choices[{index}]", problem)
+        return Param(key, kind, choices=tuple(decl.coerce(c) for c in choices))
+    if kind not in ("int", "float"):
+        raise body.error("type", f"must be categorical, int or float, got {kind!r}")
+    if decl.kind != kind and not (decl.kind == "float" and kind == "int"):
+        raise body.error("type", f"{key} is a {decl.kind} hyperparameter; use type {decl.kind} or categorical")
+    body.only(("type", "low", "high", "step", "log"))
+    number = int if kind == "int" else float
+    low, high = body.get("low", number), body.get("high", number)
+    step = body.get("step", number, default=None, nullable=True)
+    log = body.get("log", bool, default=False)
+    if low > high:
+        raise body.error("low", f"low <= high must hold, got low={low}, high={high}")
+    for bound, value in (("low", low), ("high", high)):
+        problem = decl.check(value)
+        if problem:
+            raise body.error(bound, problem)
+    if step is not None and step <= 0:
+        raise body.error("step", f"must be > 0, got {step}")
+    if log and (low <= 0 or step not in (None, 1)):
+        raise body.error("log", f"a log range needs low > 0 and no step, got low={low}, step={step}")
+    return Param(key, kind, low=low, high=high, step=step, log=log)
+
+
+def _with_overrides(spec: SweepSpec, overrides: Mapping[str, Any]) -> SweepSpec:
+    declared = pipelines.load(spec.pipeline).HYPERPARAMETERS
+    fixed = dict(spec.fixed)
+    for key, value in overrides.items():
+        where = _Reader(f"--set {key}={value}", {key: value}, "")
+        if key in spec.params:
+            raise ConfigError(f"--set {key}={value}: {key} is swept by {spec.path}; a fixed value would hide the sweep")
+        fixed[key] = _checked_value(where, key, declared)
+    return _replace(spec, fixed=fixed, overrides={**spec.overrides, **overrides})
+
+
+def _replace(spec: SweepSpec, **changes: Any) -> SweepSpec:
+    return SweepSpec(**{**vars(spec), **changes})
+
+
+class _Reader:
+    """Typed access to one YAML mapping, producing errors that name the file and key path."""
+
+    def __init__(self, where: str, data: Any, prefix: str) -> None:
+        self.where, self.prefix = where, prefix
+        if not isinstance(data, dict):
+            got = "nothing" if data is None else type(data).__name__
+            raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'}: must be a mapping of keys, got {got}")
+        self.data = data
+
+    def error(self, key: str, rule: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {self.prefix}{key}: {rule}")
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
+                raise self.error(str(key), f"unknown key{hint}")
+
+    _MISSING = object()
+
+    def get(self, key: str, kind: type, default: Any = _MISSING, nullable: bool = False) -> Any:
+        if key not in self.data:
+            if default is self._MISSING:
+                raise self.error(key, "is required")
+            return default
+        value = self.data[key]
+        if value is None and nullable:
+            return None
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise self.error(key, f"must be {_TYPE_NAMES[kind]}, got {value!r}")
+        return value
+
+    def section(self, key: str, default: Any = _MISSING) -> _Reader:
+        return _Reader(self.where, self.get(key, dict, default=default), f"{self.prefix}{key}.")
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping"}

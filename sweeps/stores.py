@@ -1,0 +1,48 @@
+"""Where a sweep keeps its records: MLflow runs, the Optuna study, and the data cache.
+
+Defaults live under ``mlruns/`` in the working directory (DESIGN.md §5); each can be pointed
+elsewhere (PostgreSQL, an MLflow server). Passwords in URLs are masked wherever a URL is shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ROOT = Path("mlruns")
+_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]*)@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&\s]*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The three locations one invocation uses."""
+
+    tracking_uri: str  # MLflow
+    storage: str       # Optuna
+    cache_dir: Path    # encoded datasets
+    # Relative sqlite paths (sqlite:///mlruns/...) resolve against the working directory,
+    # which is what `mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db` expects too.
+
+    @classmethod
+    def resolve(cls, tracking_uri: str | None = None, storage: str | None = None, root: Path = DEFAULT_ROOT) -> Stores:
+        """Apply the precedence: option, then environment (``MLFLOW_TRACKING_URI``), then ``mlruns/``."""
+        return cls(
+            tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}",
+            storage=storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / 'optuna.db'}",
+            cache_dir=root / "cache",
+        )
+
+    def prepare(self) -> None:
+        """Create the local directories sqlite needs (nothing for server URLs)."""
+        for url in (self.tracking_uri, self.storage):
+            if url.startswith("sqlite:///"):
+                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def mask(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe for logs, consoles and tags)."""
+    url = _PASSWORD.sub(lambda m: f"{m['head']}:***@", url)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}***", url)
