@@ -31,7 +31,8 @@ class Ragged:
         """
         rows = [np.asarray(row).ravel() for row in sequences]
         lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
-        values = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        filled = [row for row in rows if row.size]  # an empty list reads as float64
+        values = np.concatenate(filled) if filled else np.zeros(0, dtype=np.int64)
         if values.size and values.dtype.kind not in "iu":
             raise ValueError(f"{name} must hold integer word indices, got {values.dtype}")
         return cls(values.astype(np.int64), lengths)

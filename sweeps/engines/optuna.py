@@ -1,8 +1,8 @@
 """The Optuna engine: a persistent study per sweep, grid / random / TPE sampling, pruning.
 
-Grid points are chosen here rather than by ``GridSampler``'s own bookkeeping, because Optuna
-counts a FAILed grid point as visited: after a crash or a failed trial we want exactly the
-points without a COMPLETE or PRUNED trial to run again.
+Grid points are chosen here and enqueued, rather than left to ``GridSampler``, because
+Optuna counts a FAILed grid point as visited: after a crash or a failed trial we want exactly
+the points without a COMPLETE or PRUNED trial to run again on resume.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class OptunaEngine(Engine):
         self.spec = spec
         self._distributions = {name: _distribution(param) for name, param in spec.params.items()}
         self._grid = _grid_points(spec) if spec.sampler["type"] == "grid" else None
+        self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         try:
             self.study = optuna.create_study(
                 study_name=study_name, storage=storage, load_if_exists=True, direction=spec.direction,
@@ -61,7 +62,7 @@ class OptunaEngine(Engine):
         if self.remaining() == 0:
             return None
         if self._grid is not None:
-            taken = {_key(t.params) for t in self.study.get_trials(deepcopy=False) if t.state in (*_DONE, TrialState.RUNNING)}
+            taken = self._taken(self.study.get_trials(deepcopy=False))
             point = next(p for p in self._grid if _key(p) not in taken)
             self.study.enqueue_trial(point, skip_if_exists=False)
         trial = self.study.ask(self._distributions)
@@ -78,6 +79,8 @@ class OptunaEngine(Engine):
             self.study.tell(proposal.handle, outcome.value)
         else:
             self.study.tell(proposal.handle, state=_STATES[outcome.state])
+        if outcome.state == FAIL:
+            self._failed_here.add(_key(proposal.params))
 
     def records(self) -> list[TrialRecord]:
         return [
@@ -90,10 +93,14 @@ class OptunaEngine(Engine):
         busy = sum(t.state in (*_DONE, TrialState.RUNNING) for t in trials)
         if self._grid is None:
             return max(0, self.spec.trials - busy)
-        done = {_key(t.params) for t in trials if t.state in (*_DONE, TrialState.RUNNING)}
+        taken = self._taken(trials)
         finished = sum(t.state in _DONE for t in trials)
-        missing = sum(_key(p) not in done for p in self._grid)
+        missing = sum(_key(p) not in taken for p in self._grid)
         return max(0, min(missing, self.spec.trials - finished))
+
+    def _taken(self, trials: list[optuna.trial.FrozenTrial]) -> set[str]:
+        """Grid points not to propose now: done, running elsewhere, or failed in this invocation."""
+        return {_key(t.params) for t in trials if t.state in (*_DONE, TrialState.RUNNING)} | self._failed_here
 
 
 def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: str) -> None:
@@ -132,10 +139,7 @@ def _key(params: dict[str, Any]) -> str:
 def _sampler(spec: SweepSpec, offset: int) -> optuna.samplers.BaseSampler:
     seed = None if spec.sampler["seed"] is None else spec.sampler["seed"] + offset
     kind = spec.sampler["type"]
-    if kind == "grid":
-        grid = {name: param.grid() for name, param in spec.params.items()}
-        return optuna.samplers.GridSampler(grid, seed=seed)
-    if kind == "random":
+    if kind in ("grid", "random"):  # grid points are enqueued, so a grid's sampler is never consulted
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
 

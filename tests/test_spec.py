@@ -1,0 +1,160 @@
+"""Search-space validation: every rule gives one line naming the file, the key and the rule."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sweeps.errors import ConfigError
+from sweeps.spec import load_spec
+
+BASE: dict[str, Any] = {
+    "name": "s",
+    "description": "a test sweep",
+    "pipeline": "imdb",
+    "sampler": {"type": "grid", "seed": 1},
+    "trials": 3,
+    "objective": {"metric": "val_accuracy", "direction": "maximize"},
+    "fixed": {"units": 16, "epochs": 2},
+    "params": {"layers": {"type": "categorical", "choices": [1, 2, 3]}},
+}
+
+
+def write(tmp_path: Path, document: Any, name: str = "s") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document))
+    return path
+
+
+def changed(path: str, value: Any) -> dict[str, Any]:
+    """BASE with the dotted key ``path`` set to ``value`` (or removed when value is ...)."""
+    document = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node = document
+    for key in parents:
+        node = node[key]
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return document
+
+
+def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, BASE))
+    assert spec.params["layers"].choices == (1, 2, 3)
+    assert spec.fixed == {"units": 16, "epochs": 2}
+    hp = spec.hyperparameters({"layers": 3})
+    assert hp["layers"] == 3 and hp["units"] == 16 and hp["activation"] == "relu"  # pipeline default
+    assert spec.engine == "optuna" and spec.max_consecutive_failures == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("name", "other", r"s\.yaml: name: must equal the file name 's', got 'other'"),
+        ("description", ..., r"s\.yaml: description: is required"),
+        ("pipeline", "imbd", r"s\.yaml: pipeline: unknown pipeline 'imbd'; available: imdb"),
+        ("engine", "hyperopt", r"s\.yaml: engine: must be one of optuna, got 'hyperopt'"),
+        ("sampler.type", "cmaes", r"sampler\.type: must be one of grid, random, tpe for engine optuna"),
+        ("sampler.seed", "x", r"sampler\.seed: must be an integer, got 'x'"),
+        ("pruner", {"type": "asha"}, r"pruner\.type: must be one of none, median, hyperband"),
+        ("trials", 0, r"s\.yaml: trials: must be >= 1, got 0"),
+        ("trials", "3", r"trials: must be an integer, got '3'"),
+        ("objective.metric", "val_auc", r"objective\.metric: imdb reports val_accuracy, val_loss; got 'val_auc'"),
+        ("objective.direction", "minimize", r"objective\.direction: val_accuracy is better when higher: use maximize"),
+        ("fixed.unit", 16, r"fixed\.unit: unknown hyperparameter for this pipeline \(did you mean 'units'\?\)"),
+        ("fixed.activation", "swish", r"fixed\.activation: must be one of relu, tanh, sigmoid, elu, selu, got 'swish'"),
+        ("fixed.optimizer", "adamax2", r"fixed\.optimizer: must be one of rmsprop, adam"),
+        ("fixed.loss", "hinge", r"fixed\.loss: must be one of binary_crossentropy, mse, got 'hinge'"),
+        ("fixed.dropout", -0.1, r"fixed\.dropout: must be >= 0.0, got -0.1"),
+        ("fixed.dropout", 1.0, r"fixed\.dropout: must be < 1.0, got 1.0"),
+        ("fixed.units", 2.5, r"fixed\.units: must be an integer, got 2.5"),
+        ("fixed.units", "many", r"fixed\.units: must be a number, got 'many'"),
+        ("fixed.layers", 2, r"fixed: layers is both fixed and swept"),
+        ("params", {}, r"s\.yaml: params: must name at least one hyperparameter to vary"),
+        ("params.layers.choices", [], r"params\.layers\.choices: must be a non-empty list"),
+        ("params.layers.choices", [1, 1], r"params\.layers\.choices: must not repeat a value"),
+        ("params.layers.choices", [1, 0], r"params\.layers\.choices\[1\]: must be >= 1, got 0"),
+        ("params.layers.type", "uniform", r"params\.layers\.type: must be categorical, int or float, got 'uniform'"),
+        ("params.layers.values", [1], r"params\.layers\.values: unknown key; allowed: type, choices"),
+        ("params.layers.choise", [1], r"params\.layers\.choise: unknown key \(did you mean 'choices'\?\)"),
+        ("params.depth", {"type": "int", "low": 1, "high": 2}, r"params\.depth: unknown hyperparameter"),
+        ("colour", "red", r"s\.yaml: colour: unknown key; allowed: name"),
+    ],
+)
+def test_each_rule_names_file_key_and_rule(tmp_path: Path, key: str, value: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write(tmp_path, changed(key, value)))
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ({"type": "int", "low": 3, "high": 1}, r"params\.units\.low: low <= high must hold, got low=3, high=1"),
+        ({"type": "int", "low": 0, "high": 8}, r"params\.units\.low: must be >= 1, got 0"),
+        ({"type": "int", "low": 1, "high": 8, "step": 0}, r"params\.units\.step: must be > 0, got 0"),
+        ({"type": "float", "low": 1, "high": 8}, r"params\.units\.type: units is a int hyperparameter; use type int"),
+        ({"type": "int", "low": 1, "high": 8, "log": "yes"}, r"params\.units\.log: must be true or false"),
+    ],
+)
+def test_numeric_ranges(tmp_path: Path, param: dict[str, Any], message: str) -> None:
+    document = changed("params", {"units": param})
+    document["sampler"] = {"type": "random"}
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write(tmp_path, document))
+
+
+def test_grid_needs_enumerable_params(tmp_path: Path) -> None:
+    document = changed("params", {"dropout": {"type": "float", "low": 0.0, "high": 0.5}})
+    with pytest.raises(ConfigError, match=r"params\.dropout\.step: a grid needs choices or a step"):
+        load_spec(write(tmp_path, document))
+    document["params"]["dropout"]["step"] = 0.25
+    assert load_spec(write(tmp_path, document)).params["dropout"].grid() == [0.0, 0.25, 0.5]
+
+
+def test_log_range_needs_positive_low(tmp_path: Path) -> None:
+    document = changed("params", {"l2": {"type": "float", "low": 0.0, "high": 0.1, "log": True}})
+    document["sampler"] = {"type": "tpe"}
+    with pytest.raises(ConfigError, match=r"params\.l2\.log: a log range needs low > 0"):
+        load_spec(write(tmp_path, document))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: s\n  bad: indent: here\n", r"s\.yaml: not valid YAML at line 2, column 6"),
+        ("", r"s\.yaml: top level: must be a mapping of keys, got nothing"),
+        ("- a\n- b\n", r"s\.yaml: top level: must be a mapping of keys, got list"),
+    ],
+)
+def test_malformed_yaml(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write(tmp_path, text))
+
+
+def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE)
+    spec = load_spec(path, {"epochs": 1, "activation": "tanh"}, trials=2)
+    assert spec.fixed["epochs"] == 1 and spec.fixed["activation"] == "tanh" and spec.trials == 2
+    assert spec.fingerprint() != load_spec(path).fingerprint()
+    with pytest.raises(ConfigError, match=r"--set activation=swish: activation: must be one of relu"):
+        load_spec(path, {"activation": "swish"})
+    with pytest.raises(ConfigError, match=r"--set layers=2: layers is swept by"):
+        load_spec(path, {"layers": 2})
+    with pytest.raises(ConfigError, match=r"--set unts=3: unts: unknown hyperparameter for this pipeline \(did you mean 'units'"):
+        load_spec(path, {"unts": 3})
+    with pytest.raises(ConfigError, match=r"--trials: must be >= 1, got 0"):
+        load_spec(path, trials=0)
+
+
+def test_every_shipped_search_space_loads() -> None:
+    spaces = sorted((Path(__file__).resolve().parents[1] / "search_spaces").glob("*.yaml"))
+    assert spaces, "no search spaces shipped"
+    for path in spaces:
+        spec = load_spec(path)
+        assert spec.name == path.stem and spec.description
