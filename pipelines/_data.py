@@ -238,8 +238,11 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+def read_npz(path: Path, keys: tuple[str, ...], convert: Callable[[str, np.ndarray], Any] | None = None) -> dict[str, Any]:
     """Read ``keys`` from a Keras dataset ``.npz`` (ragged sequences are pickled object arrays).
+
+    ``convert(key, array)``, if given, is applied to each array as soon as it is read, so a
+    large object array can be turned into something compact before the next one is loaded.
 
     Raises:
         DataError: the file is not a readable npz, or lacks one of ``keys``; the message
@@ -257,12 +260,20 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             arrays = {}
             for key in keys:
                 with archive.open(members[key]) as member:
-                    arrays[key] = _read_npy(member)
+                    array = _read_npy(member)
+                arrays[key] = _converted(path, key, array, convert) if convert else array
             return arrays
     except DataError:
         raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, pickle.UnpicklingError) as error:
         raise DataError(f"{path}: not a readable Keras .npz file (truncated or corrupt?): {error}") from None
+
+
+def _converted(path: Path, key: str, array: np.ndarray, convert: Callable[[str, np.ndarray], Any]) -> Any:
+    try:
+        return convert(key, array)
+    except ValueError as error:  # the contents, not the file, are wrong: say what
+        raise DataError(f"{path}: {error}") from None
 
 
 def _read_npy(member: Any) -> np.ndarray:

@@ -17,11 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def write_imdb(directory: Path, train: int = 300, test: int = 200, seed: int = 0) -> Path:
     """Write an ``imdb.npz`` exactly as Keras ships it: object arrays of Python int lists."""
-    from pipelines.imdb import generate_contents
+    from pipelines.imdb import generate_contents, to_object_array
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "imdb.npz"
-    np.savez(path, **generate_contents(train, test, seed))
+    contents = generate_contents(train, test, seed)
+    np.savez(path, **{key: to_object_array(value) if key.startswith("x_") else value for key, value in contents.items()})
     return path
 
 
@@ -42,10 +43,10 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run_sweeps(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m sweeps ARGS`` in a subprocess, as a user would."""
+def run_sweeps(*args: str, cwd: Path, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sweeps ARGS`` in a subprocess, as a user would (plus ``env_vars``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "SWEEPS_DATA_DIR")}
-    env["PYTHONPATH"] = str(REPO)
+    env.update(PYTHONPATH=str(REPO), **env_vars)
     return subprocess.run([sys.executable, "-m", "sweeps", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

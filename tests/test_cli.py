@@ -62,8 +62,9 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> No
     assert again.returncode == 0 and "nothing to run" in again.stdout
     assert len(mlflow_runs(tmp_path, "imdb_depth")) == 3  # no empty parent run for a no-op
 
-    more = run_sweeps("imdb_depth", "--trials", "3", "--epochs", "1", "--data-dir", str(imdb_dir), cwd=tmp_path)
+    more = run_sweeps("imdb_depth", "--trials", "3", "--epochs", "1", cwd=tmp_path, SWEEPS_DATA_DIR=str(imdb_dir))
     assert more.returncode == 0, more.stderr
+    assert f"data: data-dir {imdb_dir / 'imdb.npz'}" in more.stderr
     assert "3 trial(s), 1 run now" in more.stdout
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert len(parents) == 2 and sorted(c.data.params["layers"] for c in children) == ["1", "2", "3"]
