@@ -8,6 +8,8 @@ The contract every ``pipelines/<task>.py`` fulfils (DESIGN.md §3):
 - ``load_data(hp, options) -> Dataset`` — train / validation / test arrays, split as the
   tutorial does, from a data dir, Keras, or a generated sample (see ``_data``).
 - ``build_model(hp, dataset) -> keras.Model`` — compiled, from one dict of hyperparameters.
+- optionally ``for_trial(dataset, hp) -> Dataset``: a cheap per-trial view of the loaded data
+  (one-hot labels when the loss wants them), so the loaded arrays are shared by all trials.
 - optionally ``fit(model, dataset, hp, callbacks) -> keras.callbacks.History`` for tasks that
   need their own training loop.
 

@@ -18,7 +18,7 @@ import pickle
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +89,12 @@ class RawSource:
 
     Attributes:
         task: the pipeline's name, for messages.
-        filename: Keras's file name (``imdb.npz``), looked up in the data dir and Keras's cache.
-        read_file: parses a file in Keras's format, with Keras's post-processing.
+        filename: the file (or directory, for CIFAR's batches) in Keras's format that a data
+            directory holds: ``imdb.npz``, ``cifar-10-batches-py``.
+        read_file: parses that file in Keras's format, with Keras's post-processing.
         keras_load: Keras's own loader (cache or download), or ``None`` where Keras has none.
         generate: a generated sample of the same shapes.
+        keras_filename: its name in Keras's cache, where that differs from ``filename``.
     """
 
     task: str
@@ -100,6 +102,7 @@ class RawSource:
     read_file: Callable[[Path], Any]
     keras_load: Callable[[], Any] | None
     generate: Callable[[], Any]
+    keras_filename: str | None = None
 
 
 def load(
@@ -119,14 +122,14 @@ def load(
     Raises:
         DataError: a file exists but cannot be read as the task's format.
     """
-    if options.data_dir is not None and (options.data_dir / raw.filename).is_file():
+    if options.data_dir is not None and (options.data_dir / raw.filename).exists():
         path = options.data_dir / raw.filename
         return _cached(raw, "data-dir", path, options, settings, encode, lambda: raw.read_file(path))
     if options.data_dir is not None:
         log.warning("no %s in %s; trying Keras's cache", raw.filename, options.data_dir)
     if raw.keras_load is not None:
-        cached_file = keras_cache_dir() / raw.filename
-        if cached_file.is_file():
+        cached_file = keras_cache_dir() / (raw.keras_filename or raw.filename)
+        if cached_file.exists():
             return _cached(raw, "keras", cached_file, options, settings, encode, raw.keras_load)
         try:
             loaded = raw.keras_load()
@@ -148,6 +151,28 @@ def hold_out(rows: int, wanted: int, what: str) -> tuple[int, list[str]]:
         return wanted, []
     held_out = max(1, round(0.4 * rows))
     return held_out, [f"only {rows} {what} (< 2 x validation_samples={wanted}): holding out 40% ({held_out}) for validation"]
+
+
+def split_validation(arrays: Mapping[str, Any], wanted: int, source: DataSource, what: str) -> Dataset:
+    """A Dataset holding out the first ``wanted`` training rows for validation (see ``hold_out``)."""
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    held_out, notes = hold_out(len(y_train), wanted, what)
+    return Dataset(
+        x_train=x_train[held_out:], y_train=y_train[held_out:], x_val=x_train[:held_out], y_val=y_train[:held_out],
+        x_test=arrays["x_test"], y_test=arrays["y_test"], source=source, notes=notes,
+        info={"train_samples": len(y_train) - held_out, "validation_samples": held_out, "test_samples": len(arrays["y_test"])},
+    )
+
+
+def labels_for_loss(dataset: Dataset, loss: str, classes: int) -> Dataset:
+    """The dataset with one-hot labels for ``categorical_crossentropy``, integer labels otherwise.
+
+    Datasets keep integer labels; this per-trial view costs one small array per split.
+    """
+    if loss != "categorical_crossentropy":
+        return dataset
+    eye = np.eye(classes, dtype=np.float32)
+    return replace(dataset, y_train=eye[dataset.y_train], y_val=eye[dataset.y_val], y_test=eye[dataset.y_test])
 
 
 def keras_cache_dir() -> Path:
@@ -183,8 +208,10 @@ def _cached(
 
 def _fingerprint(path: Path | None, settings: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps({**settings, "v": CACHE_VERSION}, sort_keys=True).encode())
-    if path is not None:
-        with open(path, "rb") as handle:
+    files = [] if path is None else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]
@@ -236,6 +263,21 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def read_pickle(path: Path) -> Any:
+    """Load a pickled Keras dataset file (CIFAR's batches), allowing numpy arrays only.
+
+    Raises:
+        DataError: the file is missing, truncated, or holds anything but plain data.
+    """
+    try:
+        with open(path, "rb") as handle:
+            return _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing") from None
+    except (EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+        raise DataError(f"{path}: not a readable pickle (truncated or corrupt?): {error}") from None
 
 
 def read_npz(path: Path, keys: tuple[str, ...], convert: Callable[[str, np.ndarray], Any] | None = None) -> dict[str, Any]:

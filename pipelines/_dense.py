@@ -38,6 +38,15 @@ def optimizer(hp: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     return keras.optimizers.get({"class_name": hp["optimizer"], "config": {"learning_rate": hp["learning_rate"]}})
 
 
+def accuracy(loss: str) -> keras.metrics.Metric:
+    """An ``accuracy`` metric matching how the labels are encoded for ``loss``."""
+    if loss == "sparse_categorical_crossentropy":
+        return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    if loss == "categorical_crossentropy":
+        return keras.metrics.CategoricalAccuracy(name="accuracy")
+    return keras.metrics.BinaryAccuracy(name="accuracy")
+
+
 def compile_model(
     inputs: Any, outputs: Any, hp: Mapping[str, Any], metrics: Sequence[Any], name: str
 ) -> keras.Model:

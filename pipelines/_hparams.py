@@ -94,6 +94,15 @@ def training(epochs: int, batch_size: int) -> dict[str, Hyperparameter]:
     }
 
 
+def optimization(loss: str, losses: tuple[str, ...]) -> dict[str, Hyperparameter]:
+    """Loss (from the ones that fit the task's output), optimizer and learning rate."""
+    return {
+        "loss": choice(loss, losses, help="training loss"),
+        "optimizer": choice("rmsprop", OPTIMIZERS, help="optimizer"),
+        "learning_rate": real(1e-3, low=1e-12, high=10.0, help="optimizer learning rate"),
+    }
+
+
 def dense_stack(layers: int, units: int, loss: str, losses: tuple[str, ...]) -> dict[str, Hyperparameter]:
     """The shared Dense-stack vocabulary (DESIGN.md §3) with a task's defaults and losses."""
     return {
@@ -103,7 +112,15 @@ def dense_stack(layers: int, units: int, loss: str, losses: tuple[str, ...]) -> 
         "dropout": real(0.0, high=1.0, high_exclusive=True, help="dropout after each hidden layer"),
         "l1": real(0.0, help="L1 weight penalty on hidden layers"),
         "l2": real(0.0, help="L2 weight penalty on hidden layers"),
-        "loss": choice(loss, losses, help="training loss"),
-        "optimizer": choice("rmsprop", OPTIMIZERS, help="optimizer"),
-        "learning_rate": real(1e-3, low=1e-12, high=10.0, help="optimizer learning rate"),
+        **optimization(loss, losses),
     }
+
+
+def split(validation_samples: int) -> dict[str, Hyperparameter]:
+    """How many training rows to hold out for validation (a data setting)."""
+    return {"validation_samples": integer(validation_samples, affects_data=True,
+                                          help="training rows held out for validation")}
+
+
+#: Losses for a softmax output: one-hot labels, or integer labels with the sparse variant.
+CLASSIFICATION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")

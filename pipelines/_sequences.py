@@ -109,3 +109,4 @@ def multi_hot(sequences: Ragged, dimension: int) -> sp.csr_matrix:
     keys = np.unique(rows[in_range] * dimension + sequences.values[in_range])
     data = np.ones(len(keys), dtype=np.float32)
     return sp.csr_matrix((data, (keys // dimension, keys % dimension)), shape=(len(sequences), dimension))
+

@@ -18,14 +18,15 @@ import keras
 import numpy as np
 
 from pipelines import _data, _dense
-from pipelines._hparams import Hyperparameter, dense_stack, integer, training
+from pipelines._hparams import Hyperparameter, dense_stack, integer, split, training
 from pipelines._sequences import Ragged, keras_word_indices, multi_hot
+from pipelines._synthetic import SyntheticText
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **dense_stack(layers=2, units=16, loss="binary_crossentropy", losses=("binary_crossentropy", "mse")),
     **training(epochs=20, batch_size=512),
     "num_words": integer(10_000, low=4, high=1_000_000, affects_data=True, help="vocabulary size kept"),
-    "validation_samples": integer(10_000, affects_data=True, help="training reviews held out for validation"),
+    **split(10_000),
 }
 
 #: Objectives this task can be swept on, with the direction that means better.
@@ -47,29 +48,21 @@ def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Datase
         generate=lambda: postprocess(generate_contents(), num_words),
     )
     source, arrays = _data.load(raw, options, {"task": "imdb", "num_words": num_words}, partial(_encode, num_words=num_words))
-    x_train, y_train = arrays["x_train"], arrays["y_train"]
-    held_out, notes = _data.hold_out(len(y_train), hp["validation_samples"], "training reviews")
-    return _data.Dataset(
-        x_train=x_train[held_out:], y_train=y_train[held_out:],
-        x_val=x_train[:held_out], y_val=y_train[:held_out],
-        x_test=arrays["x_test"], y_test=arrays["y_test"],
-        source=source, notes=notes,
-        info={"train_samples": len(y_train) - held_out, "validation_samples": held_out, "test_samples": len(arrays["y_test"])},
-    )
+    return _data.split_validation(arrays, hp["validation_samples"], source, "training reviews")
 
 
 def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
     """Dense stack on the multi-hot input, one sigmoid unit, compiled with the sweep's loss."""
     inputs = keras.Input(shape=(dataset.x_train.shape[1],), sparse=True, name="words")
     outputs = keras.layers.Dense(1, activation="sigmoid", name="sentiment")(_dense.hidden_layers(inputs, hp))
-    return _dense.compile_model(inputs, outputs, hp, [keras.metrics.BinaryAccuracy(name="accuracy")], name="imdb")
+    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="imdb")
 
 
 def read_file(path: Path, num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
     """Read an ``imdb.npz`` in Keras's format and post-process it exactly as Keras does."""
     try:
         # Converting each split as it is read keeps only one split's Python lists alive.
-        contents = _data.read_npz(path, _KEYS, convert=lambda key, array: Ragged.from_sequences(array, key) if key.startswith("x_") else array)
+        contents = _data.read_npz(path, _KEYS, convert=_to_ragged)
         return postprocess(contents, num_words)
     except ValueError as error:
         raise _data.DataError(f"{path}: {error}") from None
@@ -82,13 +75,13 @@ def postprocess(contents: Mapping[str, Any], num_words: int) -> tuple[tuple[Ragg
         ValueError: shapes or dtypes are not those of a Keras IMDB file.
     """
     parts = []
-    for split in ("train", "test"):
-        x, y = contents[f"x_{split}"], np.asarray(contents[f"y_{split}"])
+    for part in ("train", "test"):
+        x, y = contents[f"x_{part}"], np.asarray(contents[f"y_{part}"])
         if y.ndim != 1 or y.dtype.kind not in "iub":
-            raise ValueError(f"y_{split} must be a 1-D array of 0/1 labels, got {y.dtype} with shape {y.shape}")
+            raise ValueError(f"y_{part} must be a 1-D array of 0/1 labels, got {y.dtype} with shape {y.shape}")
         if len(x) != len(y):
-            raise ValueError(f"x_{split} has {len(x)} reviews but y_{split} has {len(y)} labels")
-        parts.append((x if isinstance(x, Ragged) else Ragged.from_sequences(x, name=f"x_{split}"), y))
+            raise ValueError(f"x_{part} has {len(x)} reviews but y_{part} has {len(y)} labels")
+        parts.append((x if isinstance(x, Ragged) else Ragged.from_sequences(x, name=f"x_{part}"), y))
     rng = np.random.RandomState(_SHUFFLE_SEED)
     shuffled = []
     for x, y in parts:  # one generator for both splits, in this order, as Keras does
@@ -97,6 +90,10 @@ def postprocess(contents: Mapping[str, Any], num_words: int) -> tuple[tuple[Ragg
         shuffled.append((x.take(order), y[order]))
     x_train, x_test = keras_word_indices([shuffled[0][0], shuffled[1][0]], num_words)
     return (x_train, shuffled[0][1]), (x_test, shuffled[1][1])
+
+
+def _to_ragged(key: str, array: np.ndarray) -> Any:
+    return Ragged.from_sequences(array, key) if key.startswith("x_") else array
 
 
 def _keras_load(num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
@@ -115,24 +112,17 @@ def _encode(raw: tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]], nu
 def generate_contents(train: int = 25_000, test: int = 25_000, seed: int = 0) -> dict[str, Any]:
     """Contents of an ``imdb.npz`` made up with IMDB's shapes, for tests and offline use.
 
-    Reviews have IMDB's length distribution (median about 175 words) and Zipf-distributed
-    word ranks; a few hundred "sentiment" words lean positive or negative, weakly enough that
-    a small model lands near the real task's accuracy (high 80s), but nothing here is real
-    data. Sequences are ``Ragged`` (``to_object_array`` gives Keras's on-disk form).
+    Reviews have IMDB's length distribution (median about 175 words); sentiment words lean
+    positive or negative weakly enough that a small model lands near the real task's accuracy
+    (high 80s), but nothing here is real data. Sequences are ``Ragged``
+    (``to_object_array`` gives Keras's on-disk form).
     """
     rng = np.random.default_rng(seed)
-    lexicon = rng.choice(np.arange(20, 5_000), size=400, replace=False)
-    positive, negative = lexicon[:200], lexicon[200:]
+    text = SyntheticText(rng, classes=2, vocabulary=_VOCABULARY)
     contents: dict[str, Any] = {}
-    for split, count in (("train", train), ("test", test)):
+    for part, count in (("train", train), ("test", test)):
         labels = rng.integers(0, 2, count)
-        lengths = np.clip(rng.lognormal(5.15, 0.65, count).astype(np.int64), 10, 2_500)
-        words = np.minimum(rng.zipf(1.25, lengths.sum()), _VOCABULARY)
-        # Each sentiment word agrees with the label only 75% of the time: reviews are mixed.
-        leaning = np.where(rng.random(len(words)) < 0.75, np.repeat(labels, lengths), np.repeat(1 - labels, lengths))
-        sentiment = np.where(leaning == 1, rng.choice(positive, len(words)), rng.choice(negative, len(words)))
-        words = np.where(rng.random(len(words)) < 0.04, sentiment, words)
-        contents[f"x_{split}"], contents[f"y_{split}"] = Ragged(words.astype(np.int64), lengths), labels.astype(np.int64)
+        contents[f"x_{part}"], contents[f"y_{part}"] = text.sample(labels, median_length=175), labels
     return contents
 
 

@@ -28,15 +28,15 @@ class Progress:
         """Print a line above the bar."""
         self.bar.write(text, file=sys.stderr)
 
-    def epoch_callback(self, number: int, epochs: int) -> keras.callbacks.Callback:
-        """A Keras callback showing ``trial N epoch e/E`` with the current metric."""
+    def epoch_callback(self, label: str, epochs: int) -> keras.callbacks.Callback:
+        """A Keras callback showing ``<label> epoch e/E`` with the current metric."""
         progress = self
 
         class _EpochProgress(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
                 value = (logs or {}).get(progress.metric)
                 shown = f" {progress.metric}={value:.4f}" if value is not None else ""
-                progress._show(f"trial {number} epoch {epoch + 1}/{epochs}{shown}")
+                progress._show(f"{label} epoch {epoch + 1}/{epochs}{shown}")
 
         return _EpochProgress()
 

@@ -16,16 +16,16 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 import keras
 
 import pipelines
-from pipelines._data import Dataset, DataOptions
-from sweeps import plots, trial
+from pipelines._data import DataOptions, Dataset
+from sweeps import kfold, plots, trial
 from sweeps.console import Progress, best_record, trials_table
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal, TrialRecord, open_engine
 from sweeps.errors import SweepAborted, TrialFailed
@@ -151,13 +151,17 @@ def _run_trial(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: Modu
     outcome = Outcome(FAIL, attrs={"mlflow_run_id": run_id, "error": "interrupted"})
     interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
     try:
-        tracker.log(run_id, params=hp)
+        tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
         dataset = datasets.get(hp)
         pruning = _Pruning(engine, proposal, spec.metric)
-        callbacks = [EpochLogger(tracker, run_id), pruning, progress.epoch_callback(proposal.number, hp["epochs"])]
-        fitted = trial.run(pipeline, dataset, hp, spec.metric, spec.direction, callbacks)
+        if spec.folds:
+            fitted = _cross_validate(spec, tracker, pipeline, dataset, hp, run_id, {**common, "trial": proposal.number}, progress)
+        else:
+            callbacks = [EpochLogger(tracker, run_id), pruning, progress.epoch_callback(f"trial {proposal.number}", hp["epochs"])]
+            fitted = trial.run(pipeline, dataset, hp, spec.metric, spec.direction, callbacks)
         outcome = Outcome(PRUNED if pruning.pruned else COMPLETE, fitted.value, {
-            "mlflow_run_id": run_id, **fitted.test, "best_epoch": fitted.best_epoch, "epochs_trained": fitted.epochs_trained})
+            "mlflow_run_id": run_id, **fitted.test, **fitted.metrics, "best_epoch": fitted.best_epoch,
+            "epochs_trained": fitted.epochs_trained})
         _log_fitted(tracker, run_id, spec, proposal, fitted)
         interrupted = False
     except Exception as error:
@@ -173,9 +177,38 @@ def _run_trial(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: Modu
     return outcome
 
 
+def _cross_validate(spec: SweepSpec, tracker: Tracker, pipeline: ModuleType, dataset: Dataset, hp: dict[str, Any],
+                    run_id: str, tags: dict[str, Any], progress: Progress) -> trial.TrialResult:
+    """K folds, each a run nested under the trial's run with its own per-epoch metrics; the
+    trial's run gets the fold-averaged curves. A fold interrupted or failed ends as such."""
+    fold_runs: list[str] = []
+
+    def callbacks(k: int) -> list[keras.callbacks.Callback]:
+        fold_runs.append(tracker.start_run(f"trial-{tags['trial']}-fold-{k}", {**tags, "fold": k}, run_id))
+        label = f"trial {tags['trial']} fold {k + 1}/{spec.folds}"
+        return [EpochLogger(tracker, fold_runs[-1]), progress.epoch_callback(label, hp["epochs"])]
+
+    def done(k: int, result: trial.TrialResult) -> None:
+        tracker.log(fold_runs[k], metrics={f"best_{spec.metric}": result.value, "best_epoch": result.best_epoch},
+                    tags={"state": COMPLETE}, step=result.epochs_trained)
+        tracker.end_run(fold_runs[k], FINISHED)
+
+    try:
+        fitted = kfold.run(pipeline, dataset, hp, spec.metric, spec.direction, spec.folds, callbacks, done)
+    except BaseException as error:
+        if fold_runs:  # the fold that was running when it broke
+            with _shielded():
+                tracker.log(fold_runs[-1], tags={"state": FAIL})
+                tracker.end_run(fold_runs[-1], KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+        raise
+    tracker.log_history(run_id, fitted.history)
+    return fitted
+
+
 def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Proposal, fitted: trial.TrialResult) -> None:
-    tracker.log(run_id, metrics={**fitted.test, f"best_{spec.metric}": fitted.value, "best_epoch": fitted.best_epoch,
-                                 "epochs_trained": fitted.epochs_trained}, step=fitted.epochs_trained)
+    tracker.log(run_id, metrics={**fitted.test, **fitted.metrics, f"best_{spec.metric}": fitted.value,
+                                 "best_epoch": fitted.best_epoch, "epochs_trained": fitted.epochs_trained},
+                step=fitted.epochs_trained)
     title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={v}" for k, v in proposal.params.items())
     figure = plots.learning_curves(fitted.history, title)
     try:
@@ -233,8 +266,11 @@ def _value(record: TrialRecord | None) -> float | None:
 
 
 def _one_line(error: BaseException) -> str:
+    """The first line of an error; our own TrialFailed messages need no type name in front."""
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text and not isinstance(error, TrialFailed) else (text[0] if text else type(error).__name__)
+    if not text:
+        return type(error).__name__
+    return text[0] if isinstance(error, TrialFailed) else f"{type(error).__name__}: {text[0]}"
 
 
 def _now() -> str:

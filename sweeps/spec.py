@@ -23,13 +23,14 @@ import yaml
 import pipelines
 from pipelines._hparams import Hyperparameter
 from sweeps.errors import ConfigError
+from sweeps.spec_reader import Reader as _Reader
 
 ENGINES = {"optuna": ("grid", "random", "tpe")}
 PRUNERS = {"none": (), "median": ("n_startup_trials", "n_warmup_steps"),
            "hyperband": ("min_resource", "max_resource", "reduction_factor")}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = ("name", "description", "pipeline", "engine", "sampler", "pruner", "trials",
-             "objective", "fixed", "params", "max_consecutive_failures")
+             "objective", "fixed", "params", "max_consecutive_failures", "folds")
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class Param:
     """One swept hyperparameter, in Optuna's distribution vocabulary."""
 
     name: str
-    type: str  # categorical | int | float
+    type: str  # categorical | int | float | variants
     choices: tuple[Any, ...] = ()
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # label -> values it sets
     low: float | None = None
     high: float | None = None
     step: float | None = None
@@ -46,7 +48,7 @@ class Param:
 
     def grid(self) -> list[Any] | None:
         """Every value a grid visits, or ``None`` when the range is continuous."""
-        if self.type == "categorical":
+        if self.type in ("categorical", "variants"):
             return list(self.choices)
         if self.step is None and self.type == "float":
             return None
@@ -72,23 +74,31 @@ class SweepSpec:
     fixed: Mapping[str, Any]
     params: Mapping[str, Param]
     max_consecutive_failures: int
+    folds: int | None  # K-fold cross-validation per trial (None: one train/validation split)
     path: Path
     text: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def hyperparameters(self, sampled: Mapping[str, Any]) -> dict[str, Any]:
-        """One trial's complete hyperparameters: pipeline defaults < fixed < sampled."""
+        """One trial's complete hyperparameters: pipeline defaults < fixed < sampled.
+
+        A sampled ``variants`` label is expanded into the values it stands for.
+        """
         declared = pipelines.load(self.pipeline).HYPERPARAMETERS
         values = {key: decl.default for key, decl in declared.items()}
         values.update(self.fixed)
-        values.update({key: declared[key].coerce(value) for key, value in sampled.items()})
+        for key, value in sampled.items():
+            if self.params[key].type == "variants":
+                values.update(self.params[key].variants[value])
+            else:
+                values[key] = declared[key].coerce(value)
         return values
 
     def fingerprint(self) -> str:
         """A digest of everything that changes what a trial means (not the trial budget)."""
         identity = {"pipeline": self.pipeline, "engine": self.engine, "sampler": dict(self.sampler),
                     "pruner": dict(self.pruner), "metric": self.metric, "fixed": dict(self.fixed),
-                    "params": {name: vars(param) for name, param in self.params.items()}}
+                    "folds": self.folds, "params": {name: vars(param) for name, param in self.params.items()}}
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -159,7 +169,8 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
     better = pipeline.OBJECTIVES[metric]
     direction = objective.get("direction", str, default=better)
     if direction != better:
-        raise objective.error("direction", f"{metric} is better when {'higher' if better == 'maximize' else 'lower'}: use {better}, got {direction!r}")
+        higher_or_lower = "higher" if better == "maximize" else "lower"
+        raise objective.error("direction", f"{metric} is better when {higher_or_lower}: use {better}, got {direction!r}")
 
     fixed_section = doc.section("fixed", default={})
     fixed = {key: _checked_value(fixed_section, key, declared) for key in fixed_section.data}
@@ -167,9 +178,21 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
     if not params_section.data:
         raise doc.error("params", "must name at least one hyperparameter to vary")
     params = {key: _param(params_section, key, declared) for key in params_section.data}
-    both = sorted(set(fixed) & set(params))
+    # Each param sweeps its own name, or (variants) every key its bundles set.
+    swept = [{name} if not p.variants else {key for variant in p.variants.values() for key in variant}
+             for name, p in params.items()]
+    both = sorted(set(fixed) & set().union(*swept))
     if both:
         raise doc.error("fixed", f"{', '.join(both)} is both fixed and swept; remove it from one of fixed or params")
+    every = [key for keys in swept for key in keys]
+    twice = sorted({key for key in every if every.count(key) > 1})
+    if twice:
+        raise doc.error("params", f"{', '.join(twice)} is set by more than one param; each value may vary in one place")
+    folds = doc.get("folds", int, default=None, nullable=True)
+    if folds is not None and folds < 2:
+        raise doc.error("folds", f"K-fold cross-validation needs K >= 2, got {folds}")
+    if folds is not None and pruner_type != "none":
+        raise doc.error("pruner", "a K-fold trial is judged on all its folds, so it cannot be pruned by epoch; use type none")
     if sampler_type == "grid":
         for param in params.values():
             if param.grid() is None:
@@ -179,7 +202,7 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
         name=name, description=doc.get("description", str), pipeline=pipeline_name, engine=engine,
         sampler={"type": sampler_type, "seed": seed}, pruner={"type": pruner_type, **pruner_options},
         trials=_positive(doc, "trials"), metric=metric, direction=direction, fixed=fixed, params=params,
-        max_consecutive_failures=_positive(doc, "max_consecutive_failures", default=3), path=path, text=text,
+        max_consecutive_failures=_positive(doc, "max_consecutive_failures", default=3), folds=folds, path=path, text=text,
     )
 
 
@@ -208,9 +231,11 @@ def _declaration(section: _Reader, key: str, declared: Mapping[str, Hyperparamet
 
 
 def _param(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Param:
-    decl = _declaration(section, key, declared)
     body = section.section(key)
     kind = body.get("type", str)
+    if kind == "variants":
+        return _variants(body, key, declared)
+    decl = _declaration(section, key, declared)
     if kind == "categorical":
         body.only(("type", "choices"))
         choices = body.data.get("choices")
@@ -224,7 +249,7 @@ def _param(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -
                 raise body.error(f"choices[{index}]", problem)
         return Param(key, kind, choices=tuple(decl.coerce(c) for c in choices))
     if kind not in ("int", "float"):
-        raise body.error("type", f"must be categorical, int or float, got {kind!r}")
+        raise body.error("type", f"must be categorical, int, float or variants, got {kind!r}")
     if decl.kind != kind and not (decl.kind == "float" and kind == "int"):
         raise body.error("type", f"{key} is a {decl.kind} hyperparameter; use type {decl.kind} or categorical")
     body.only(("type", "low", "high", "step", "log"))
@@ -245,6 +270,21 @@ def _param(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -
     return Param(key, kind, low=low, high=high, step=step, log=log)
 
 
+def _variants(body: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Param:
+    """Named bundles of values, e.g. ``{none: {}, dropout: {dropout: 0.5}, l1: {l1: 0.001}}``."""
+    if key in declared:
+        raise body.error("type", f"variants need a name of their own; {key} is a hyperparameter of this pipeline")
+    body.only(("type", "choices"))
+    choices = body.section("choices")
+    if not choices.data:
+        raise body.error("choices", "must name at least one variant")
+    variants = {}
+    for label in choices.data:
+        values = choices.section(str(label))
+        variants[str(label)] = {name: _checked_value(values, name, declared) for name in values.data}
+    return Param(key, "variants", choices=tuple(variants), variants=variants)
+
+
 def _with_overrides(spec: SweepSpec, overrides: Mapping[str, Any]) -> SweepSpec:
     declared = pipelines.load(spec.pipeline).HYPERPARAMETERS
     fixed = dict(spec.fixed)
@@ -258,47 +298,3 @@ def _with_overrides(spec: SweepSpec, overrides: Mapping[str, Any]) -> SweepSpec:
 
 def _replace(spec: SweepSpec, **changes: Any) -> SweepSpec:
     return SweepSpec(**{**vars(spec), **changes})
-
-
-class _Reader:
-    """Typed access to one YAML mapping, producing errors that name the file and key path."""
-
-    def __init__(self, where: str, data: Any, prefix: str) -> None:
-        self.where, self.prefix = where, prefix
-        if not isinstance(data, dict):
-            got = "nothing" if data is None else type(data).__name__
-            raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'}: must be a mapping of keys, got {got}")
-        self.data = data
-
-    def error(self, key: str, rule: str) -> ConfigError:
-        return ConfigError(f"{self.where}: {self.prefix}{key}: {rule}")
-
-    def only(self, allowed: tuple[str, ...]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
-                raise self.error(str(key), f"unknown key{hint}")
-
-    _MISSING = object()
-
-    def get(self, key: str, kind: type, default: Any = _MISSING, nullable: bool = False) -> Any:
-        if key not in self.data:
-            if default is self._MISSING:
-                raise self.error(key, "is required")
-            return default
-        value = self.data[key]
-        if value is None and nullable:
-            return None
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not ok:
-            raise self.error(key, f"must be {_TYPE_NAMES[kind]}, got {value!r}")
-        return value
-
-    def section(self, key: str, default: Any = _MISSING) -> _Reader:
-        return _Reader(self.where, self.get(key, dict, default=default), f"{self.prefix}{key}.")
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping"}

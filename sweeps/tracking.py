@@ -64,6 +64,14 @@ class Tracker:
             tags=[RunTag(key, str(value)) for key, value in tags.items()],
         )
 
+    def log_history(self, run_id: str, history: Mapping[str, list[float]]) -> None:
+        """Log whole learning curves at once (``step`` = epoch, from 1), within MLflow's batch limit."""
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), now, epoch) for key, values in history.items()
+                   for epoch, value in enumerate(values, start=1)]
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[start:start + 1000])
+
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
 

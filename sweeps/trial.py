@@ -9,8 +9,9 @@ epochs and evaluate" without the retraining.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -22,7 +23,10 @@ from sweeps.errors import TrialFailed
 
 @dataclass
 class TrialResult:
-    """What one fit produced."""
+    """What one trial produced: the objective, its learning curves, test metrics, the model.
+
+    ``metrics`` holds any further final values worth logging (K-fold: ``<metric>_mean``/``_std``).
+    """
 
     value: float
     best_epoch: int
@@ -30,6 +34,7 @@ class TrialResult:
     history: dict[str, list[float]]
     test: dict[str, float]
     model: keras.Model
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -59,12 +64,32 @@ def run(
     direction: str,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrialResult:
-    """Train and evaluate one configuration.
+    """Train one configuration on the train split, validate each epoch, evaluate on test.
 
     Raises:
-        TrialFailed: the loss became NaN/inf, memory ran out, or the model could not be built
-            or trained; the message says which.
+        TrialFailed: the loss became NaN/inf, memory ran out, or nothing finite was reported.
     """
+    with _out_of_memory_fails():
+        dataset = for_trial(pipeline, dataset, hp)
+        result = fit(pipeline, dataset, hp, metric, direction, callbacks)
+        result.test = evaluate(result.model, dataset, hp)
+    return result
+
+
+def for_trial(pipeline: ModuleType, dataset: Dataset, hp: Mapping[str, Any]) -> Dataset:
+    """The pipeline's per-trial view of the data (e.g. one-hot labels), if it has one."""
+    return pipeline.for_trial(dataset, hp) if hasattr(pipeline, "for_trial") else dataset
+
+
+def fit(
+    pipeline: ModuleType,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    metric: str,
+    direction: str,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> TrialResult:
+    """A fresh, seeded model fitted with the best epoch's weights restored (``test`` left empty)."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(hp["seed"])
     best = BestEpoch(metric, direction)
@@ -72,25 +97,32 @@ def run(
     if hp["early_stopping_patience"]:
         all_callbacks.append(keras.callbacks.EarlyStopping(
             monitor=metric, mode="max" if direction == "maximize" else "min", patience=hp["early_stopping_patience"]))
+    model = pipeline.build_model(hp, dataset)
+    history = getattr(pipeline, "fit", fit_default)(model, dataset, hp, all_callbacks).history
+    _check_finite(history)
+    if math.isnan(best.value):
+        raise TrialFailed(f"no finite {metric} was reported in {len(history.get('loss', []))} epoch(s)")
+    return TrialResult(value=best.value, best_epoch=best.epoch, epochs_trained=len(history.get("loss", [])),
+                       history={key: [float(v) for v in values] for key, values in history.items()}, test={}, model=model)
+
+
+def evaluate(model: keras.Model, dataset: Dataset, hp: Mapping[str, Any]) -> dict[str, float]:
+    """Test-set metrics, named ``test_<metric>``."""
+    test = model.evaluate(dataset.x_test, dataset.y_test, batch_size=hp["batch_size"], verbose=0, return_dict=True)
+    return {f"test_{key}": float(value) for key, value in test.items()}
+
+
+@contextmanager
+def _out_of_memory_fails() -> Iterator[None]:
+    """Turn Python's and TensorFlow's out-of-memory errors into a failed trial."""
     try:
-        model = pipeline.build_model(hp, dataset)
-        fit = getattr(pipeline, "fit", fit_default)
-        history = fit(model, dataset, hp, all_callbacks).history
-        _check_finite(history)
-        if math.isnan(best.value):
-            raise TrialFailed(f"no finite {metric} was reported in {len(history.get('loss', []))} epoch(s)")
-        test = model.evaluate(dataset.x_test, dataset.y_test, batch_size=hp["batch_size"], verbose=0, return_dict=True)
+        yield
     except MemoryError as error:
         raise TrialFailed(f"out of memory: {error}") from error
     except Exception as error:
-        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's out-of-memory
+        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's, without importing it here
             raise TrialFailed(f"out of memory: {str(error).splitlines()[0]}") from error
         raise
-    return TrialResult(
-        value=best.value, best_epoch=best.epoch, epochs_trained=len(history.get("loss", [])),
-        history={key: [float(v) for v in values] for key, values in history.items()},
-        test={f"test_{key}": float(value) for key, value in test.items()}, model=model,
-    )
 
 
 def fit_default(model: keras.Model, dataset: Dataset, hp: Mapping[str, Any],

@@ -26,6 +26,37 @@ def write_imdb(directory: Path, train: int = 300, test: int = 200, seed: int = 0
     return path
 
 
+def write_all_formats(directory: Path) -> Path:
+    """Tiny files of every task, each in the exact format its loader reads (DESIGN.md §4)."""
+    import pickle
+
+    from pipelines import boston_housing, cifar10, mnist, reuters, sequence_trend, text_sentiment
+    from pipelines.imdb import to_object_array
+
+    write_imdb(directory)
+    contents = reuters.generate_contents(count=250)
+    np.savez(directory / "reuters.npz", x=to_object_array(contents["x"]), y=contents["y"])
+    np.savez(directory / "boston_housing.npz", **boston_housing.generate_contents(count=60))
+    np.savez(directory / "mnist.npz", **mnist.generate_contents(train=200, test=50))
+    batches = directory / "cifar-10-batches-py"
+    batches.mkdir()
+    (x_train, y_train), (x_test, y_test) = cifar10.generate(train=100, test=20)
+    for index in range(5):
+        rows = slice(20 * index, 20 * (index + 1))
+        (batches / f"data_batch_{index + 1}").write_bytes(pickle.dumps(cifar10.batch_file(x_train[rows], y_train[rows])))
+    (batches / "test_batch").write_bytes(pickle.dumps(cifar10.batch_file(x_test, y_test)))
+    np.savez(directory / "sequence_trend.npz", **sequence_trend.generate_contents(windows_count=200, steps=12))
+    lines = [f"{rating} {text}" for rating, text in text_sentiment.generate_corpus(lines=300)]
+    (directory / "text_sentiment.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with a tiny file for every task, in Keras's (or the task's) format."""
+    return write_all_formats(tmp_path_factory.mktemp("all_data"))
+
+
 @pytest.fixture(scope="session")
 def imdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with a small generated ``imdb.npz`` (300 train / 200 test reviews)."""

@@ -58,7 +58,7 @@ def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
     [
         ("name", "other", r"s\.yaml: name: must equal the file name 's', got 'other'"),
         ("description", ..., r"s\.yaml: description: is required"),
-        ("pipeline", "imbd", r"s\.yaml: pipeline: unknown pipeline 'imbd'; available: imdb"),
+        ("pipeline", "imbd", r"s\.yaml: pipeline: unknown pipeline 'imbd'; available: boston_housing, cifar10, imdb, mnist, reuters"),
         ("engine", "hyperopt", r"s\.yaml: engine: must be one of optuna, got 'hyperopt'"),
         ("sampler.type", "cmaes", r"sampler\.type: must be one of grid, random, tpe for engine optuna"),
         ("sampler.seed", "x", r"sampler\.seed: must be an integer, got 'x'"),
@@ -80,7 +80,7 @@ def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
         ("params.layers.choices", [], r"params\.layers\.choices: must be a non-empty list"),
         ("params.layers.choices", [1, 1], r"params\.layers\.choices: must not repeat a value"),
         ("params.layers.choices", [1, 0], r"params\.layers\.choices\[1\]: must be >= 1, got 0"),
-        ("params.layers.type", "uniform", r"params\.layers\.type: must be categorical, int or float, got 'uniform'"),
+        ("params.layers.type", "uniform", r"params\.layers\.type: must be categorical, int, float or variants, got 'uniform'"),
         ("params.layers.values", [1], r"params\.layers\.values: unknown key; allowed: type, choices"),
         ("params.layers.choise", [1], r"params\.layers\.choise: unknown key \(did you mean 'choices'\?\)"),
         ("params.depth", {"type": "int", "low": 1, "high": 2}, r"params\.depth: unknown hyperparameter"),

@@ -119,7 +119,7 @@ def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: s
 
 
 def _distribution(param: Any) -> BaseDistribution:
-    if param.type == "categorical":
+    if param.type in ("categorical", "variants"):  # a variants param samples its labels
         return CategoricalDistribution(list(param.choices))
     if param.type == "int":
         return IntDistribution(int(param.low), int(param.high), step=int(param.step or 1), log=param.log)

@@ -1,0 +1,93 @@
+"""MNIST digits: 784 pixel inputs, Dense 512-512, softmax over 10 digits.
+
+As the tutorial does it: ``mnist.load_data()``, images flattened to 784 values scaled to
+[0, 1], Dense 512-512-10. The pixels stay uint8 in memory (47 MB instead of 188 MB of float32)
+and a ``Rescaling`` layer divides by 255 inside the model. 10,000 of the 60,000 training
+images are held out for validation; the test set is evaluated at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipelines import _data, _dense
+from pipelines._hparams import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, split, training
+from pipelines._synthetic import patterns
+
+CLASSES = 10
+HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    **dense_stack(layers=2, units=512, loss="categorical_crossentropy", losses=CLASSIFICATION_LOSSES),
+    **training(epochs=20, batch_size=128),
+    **split(10_000),
+}
+OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+    """Load MNIST (data dir, Keras, or generated) as flattened uint8 rows."""
+    raw = _data.RawSource(task="mnist", filename="mnist.npz", read_file=read_file,
+                          keras_load=keras.datasets.mnist.load_data, generate=lambda: _as_raw(generate_contents()))
+    source, arrays = _data.load(raw, options, {"task": "mnist"}, _flatten)
+    return _data.split_validation(arrays, hp["validation_samples"], source, "training images")
+
+
+def for_trial(dataset: _data.Dataset, hp: Mapping[str, Any]) -> _data.Dataset:
+    """One-hot labels for categorical crossentropy, integer labels for the sparse variant."""
+    return _data.labels_for_loss(dataset, hp["loss"], CLASSES)
+
+
+def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+    """Rescale pixels to [0, 1], Dense stack, softmax over the ten digits."""
+    inputs = keras.Input(shape=(dataset.x_train.shape[1],), name="pixels")
+    x = keras.layers.Rescaling(1.0 / 255, name="scale")(inputs)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="digit")(_dense.hidden_layers(x, hp))
+    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="mnist")
+
+
+def read_file(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Read an ``mnist.npz`` (uint8 images 28x28, labels 0-9) as Keras does."""
+    contents = _data.read_npz(path, _KEYS)
+    try:
+        return _as_raw(contents)
+    except ValueError as error:
+        raise _data.DataError(f"{path}: {error}") from None
+
+
+def _as_raw(contents: Mapping[str, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    for split_name in ("train", "test"):
+        x, y = contents[f"x_{split_name}"], contents[f"y_{split_name}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+            raise ValueError(f"x_{split_name} must be uint8 images of 28x28, got {x.dtype} with shape {x.shape}")
+        if y.shape != (len(x),) or y.dtype.kind not in "iu":
+            raise ValueError(f"y_{split_name} must be {len(x)} integer labels, got {y.dtype} with shape {y.shape}")
+    return (contents["x_train"], contents["y_train"]), (contents["x_test"], contents["y_test"])
+
+
+def _flatten(raw: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    (x_train, y_train), (x_test, y_test) = raw
+    return {"x_train": x_train.reshape(len(x_train), -1), "y_train": y_train.astype(np.int64),
+            "x_test": x_test.reshape(len(x_test), -1), "y_test": y_test.astype(np.int64)}
+
+
+def generate_contents(train: int = 60_000, test: int = 10_000, seed: int = 0) -> dict[str, np.ndarray]:
+    """A made-up ``mnist.npz``: blurry per-class stroke patterns, shifted and noisy, as uint8
+    28x28 images. Learnable, but not digits and not real data."""
+    rng = np.random.default_rng(seed)
+    prototypes = patterns(rng, CLASSES, 28, channels=1)[..., 0]
+    contents = {}
+    for split_name, count in (("train", train), ("test", test)):
+        labels = rng.integers(0, CLASSES, count)
+        shifts = rng.integers(-2, 3, (count, 2))
+        images = np.stack([np.roll(prototypes[label], tuple(shift), axis=(0, 1)) for label, shift in zip(labels, shifts)])
+        noisy = images + rng.normal(0, 60, images.shape)
+        contents[f"x_{split_name}"] = np.clip(noisy, 0, 255).astype(np.uint8)
+        contents[f"y_{split_name}"] = labels.astype(np.uint8)
+    return contents
+

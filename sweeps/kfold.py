@@ -1,0 +1,82 @@
+"""K-fold cross-validation as one trial (the Boston housing tutorial's procedure).
+
+The training and validation rows together are cut into K consecutive folds with scikit-learn's
+``KFold``; each fold trains a fresh model validated on the held-out fold. The trial's value is
+the mean of the folds' best values (``<metric>_mean``, with ``<metric>_std``); its learning
+curves are the per-epoch averages over the folds (the tutorial's ``average_mae_history``).
+Then, as the tutorial does, a final model is trained on all those rows for the epoch count
+where the averaged validation curve was best, and only that model sees the test set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from types import ModuleType
+from typing import Any
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import KFold
+
+from pipelines._data import Dataset
+from sweeps import trial
+from sweeps.trial import TrialResult
+
+
+def run(
+    pipeline: ModuleType,
+    dataset: Dataset,
+    hp: Mapping[str, Any],
+    metric: str,
+    direction: str,
+    folds: int,
+    fold_callbacks: Callable[[int], Sequence[keras.callbacks.Callback]],
+    fold_done: Callable[[int, TrialResult], None],
+) -> TrialResult:
+    """Fit ``folds`` models and a final one; return the cross-validated trial result.
+
+    Args:
+        fold_callbacks: callbacks for fold ``k`` (e.g. logging to that fold's run).
+        fold_done: told each fold's result as soon as it is known.
+
+    Raises:
+        TrialFailed: as ``trial.fit``; the fold that failed is the one last started.
+    """
+    dataset = trial.for_trial(pipeline, dataset, hp)
+    x, y = _stack(dataset.x_train, dataset.x_val), np.concatenate([dataset.y_train, dataset.y_val])
+    results = []
+    for k, (train_rows, val_rows) in enumerate(KFold(n_splits=folds).split(np.arange(len(y)))):
+        fold = replace(dataset, x_train=x[train_rows], y_train=y[train_rows], x_val=x[val_rows], y_val=y[val_rows])
+        results.append(trial.fit(pipeline, fold, hp, metric, direction, fold_callbacks(k)))
+        fold_done(k, results[-1])
+    scores = np.array([r.value for r in results])
+    history = average_history([r.history for r in results])
+    pick = np.nanargmax if direction == "maximize" else np.nanargmin
+    best_epoch = int(pick(history[metric])) + 1
+    final = _fit_on_all(pipeline, dataset, x, y, hp, best_epoch)
+    return TrialResult(
+        value=float(scores.mean()), best_epoch=best_epoch,
+        epochs_trained=sum(r.epochs_trained for r in results) + best_epoch, history=history,
+        test=trial.evaluate(final, dataset, hp), model=final,
+        metrics={f"{metric}_mean": float(scores.mean()), f"{metric}_std": float(scores.std())},
+    )
+
+
+def average_history(histories: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, list[float]]:
+    """Per-epoch means over folds, up to the last epoch every fold reached (early stopping)."""
+    epochs = min(len(h["loss"]) for h in histories)
+    return {key: np.mean([h[key][:epochs] for h in histories], axis=0).tolist() for key in histories[0]}
+
+
+def _fit_on_all(pipeline: ModuleType, dataset: Dataset, x: Any, y: np.ndarray, hp: Mapping[str, Any], epochs: int) -> keras.Model:
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(hp["seed"])
+    model = pipeline.build_model(hp, dataset)
+    model.fit(x, y, epochs=epochs, batch_size=hp["batch_size"], verbose=0)
+    return model
+
+
+def _stack(first: Any, second: Any) -> Any:
+    return sp.vstack([first, second], format="csr") if sp.issparse(first) else np.concatenate([first, second])
