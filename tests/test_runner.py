@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 from pipelines import _data, imdb
@@ -12,7 +13,7 @@ from sweeps.errors import SweepAborted
 from sweeps.runner import RunOptions, run_sweep
 from sweeps.spec import load_spec
 from sweeps.stores import Stores
-from tests.conftest import mlflow_runs
+from tests.conftest import REPO, mlflow_runs
 from tests.test_spec import BASE, write
 
 real_build = imdb.build_model
@@ -73,3 +74,29 @@ def test_objective_is_the_best_epoch_and_test_uses_its_weights(workdir: Path, im
     best = max(history, key=lambda m: (m.value, -m.step))
     assert record.value == pytest.approx(best.value)
     assert record.attrs["best_epoch"] == best.step == child.data.metrics["best_epoch"]
+
+
+def test_kfold_trial_has_k_nested_fold_runs_and_mean_std(workdir: Path, data_dir: Path) -> None:
+    from mlflow import MlflowClient
+
+    spec = load_spec(REPO / "search_spaces" / "boston_kfold.yaml", {"epochs": 3}, trials=1)
+    stores = Stores.resolve(root=workdir / "mlruns")
+    result = run_sweep(spec, RunOptions(stores, _data.DataOptions(data_dir, stores.cache_dir)))
+    (record,) = result.records
+    assert record.state == "COMPLETE"
+    runs = mlflow_runs(workdir, "boston_kfold")
+    (trial_run,) = [r for r in runs if r.info.run_name == "trial-0"]
+    folds = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == trial_run.info.run_id),
+                   key=lambda r: int(r.data.tags["fold"]))
+    assert [r.info.run_name for r in folds] == [f"trial-0-fold-{k}" for k in range(4)]
+    client = MlflowClient(stores.tracking_uri)
+    for fold in folds:
+        assert fold.info.status == "FINISHED"
+        assert [m.step for m in client.get_metric_history(fold.info.run_id, "val_mae")] == [1, 2, 3]
+    scores = np.array([fold.data.metrics["best_val_mae"] for fold in folds])
+    metrics = trial_run.data.metrics
+    assert metrics["val_mae_mean"] == pytest.approx(scores.mean()) == pytest.approx(record.value)
+    assert metrics["val_mae_std"] == pytest.approx(scores.std())
+    averaged = client.get_metric_history(trial_run.info.run_id, "val_mae")  # the tutorial's average curve
+    assert [m.step for m in averaged] == [1, 2, 3]
+    assert "test_mae" in metrics and record.attrs["val_mae_mean"] == pytest.approx(scores.mean())

@@ -26,7 +26,7 @@ BASE: dict[str, Any] = {
 
 def write(tmp_path: Path, document: Any, name: str = "s") -> Path:
     path = tmp_path / f"{name}.yaml"
-    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document))
+    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False))
     return path
 
 
@@ -158,3 +158,56 @@ def test_every_shipped_search_space_loads() -> None:
     for path in spaces:
         spec = load_spec(path)
         assert spec.name == path.stem and spec.description
+
+
+def test_variants_expand_into_the_values_they_name(tmp_path: Path) -> None:
+    variants = {"type": "variants", "choices": {"none": {}, "dropout": {"dropout": 0.5}, "both": {"l1": 0.001, "l2": 0.001}}}
+    spec = load_spec(write(tmp_path, changed("params", {"regularization": variants})))
+    assert spec.params["regularization"].grid() == ["none", "dropout", "both"]
+    hp = spec.hyperparameters({"regularization": "both"})
+    assert (hp["l1"], hp["l2"], hp["dropout"]) == (0.001, 0.001, 0.0)
+    assert "regularization" not in hp  # a label, not a pipeline hyperparameter
+
+
+@pytest.mark.parametrize(
+    ("params", "fixed", "message"),
+    [
+        ({"r": {"type": "variants", "choices": {}}}, {}, r"params\.r\.choices: must name at least one variant"),
+        ({"r": {"type": "variants", "choices": {"a": {"dropout": 1.5}}}}, {}, r"params\.r\.choices\.a\.dropout: must be < 1\.0"),
+        ({"r": {"type": "variants", "choices": {"a": {"dropuot": 0.1}}}}, {}, r"choices\.a\.dropuot: unknown hyperparameter .*'dropout'"),
+        ({"units": {"type": "variants", "choices": {"a": {}}}}, {}, r"params\.units\.type: variants need a name of their own"),
+        ({"r": {"type": "variants", "choices": {"a": {"l1": 0.1}}}}, {"l1": 0.0}, r"fixed: l1 is both fixed and swept"),
+        ({"r": {"type": "variants", "choices": {"a": {"units": 8}}}, "units": {"type": "categorical", "choices": [4]}},
+         {}, r"params: units is set by more than one param"),
+    ],
+)
+def test_variants_rules(tmp_path: Path, params: dict, fixed: dict, message: str) -> None:
+    document = {**BASE, "params": params, "fixed": fixed}
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write(tmp_path, document))
+
+
+def test_folds_rules(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"s\.yaml: folds: K-fold cross-validation needs K >= 2, got 1"):
+        load_spec(write(tmp_path, {**BASE, "folds": 1}))
+    with pytest.raises(ConfigError, match=r"s\.yaml: pruner: a K-fold trial is judged on all its folds"):
+        load_spec(write(tmp_path, {**BASE, "folds": 3, "pruner": {"type": "median"}}))
+    assert load_spec(write(tmp_path, {**BASE, "folds": 3})).folds == 3
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "key", "value", "message"),
+    [
+        ("reuters", "loss", "binary_crossentropy", r"fixed\.loss: must be one of categorical_crossentropy, sparse_categorical_crossentropy"),
+        ("mnist", "optimizer", "lbfgs", r"fixed\.optimizer: must be one of rmsprop, adam"),
+        ("boston_housing", "loss", "categorical_crossentropy", r"fixed\.loss: must be one of mse, mae, huber"),
+        ("sequence_trend", "feature_set", "x1", r"fixed\.feature_set: must be one of x3_x2_state, x3_x2_x1, x3_x2"),
+        ("text_sentiment", "segmenter", "spaces", r"fixed\.segmenter: must be one of whitespace, jieba"),
+    ],
+)
+def test_the_loss_and_vocabulary_must_fit_the_task(tmp_path: Path, pipeline: str, key: str, value: str, message: str) -> None:
+    params = {"dropout": {"type": "categorical", "choices": [0.0, 0.2]}}
+    document = {**BASE, "pipeline": pipeline, "fixed": {key: value}, "params": params,
+                "objective": {"metric": "val_mae" if pipeline == "boston_housing" else "val_accuracy"}}
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write(tmp_path, document))
