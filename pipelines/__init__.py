@@ -11,7 +11,8 @@ The contract every ``pipelines/<task>.py`` fulfils (DESIGN.md §3):
 - optionally ``for_trial(dataset, hp) -> Dataset``: a cheap per-trial view of the loaded data
   (one-hot labels when the loss wants them), so the loaded arrays are shared by all trials.
 - optionally ``fit(model, dataset, hp, callbacks) -> keras.callbacks.History`` for tasks that
-  need their own training loop.
+  need their own training loop; it must honour ``hp.get("initial_epoch", 0)``, which is set
+  when an engine (Hyperband) continues an earlier trial's training.
 
 Pipelines never import mlflow or optuna.
 """

@@ -55,6 +55,8 @@ class SweepResult:
     ran: int
     parent_run_id: str | None
     dataset: Dataset
+    epochs_trained: int = 0  # by the trials this invocation ran (folds included)
+    epochs_budget: int = 0   # what they would have trained without early stopping or pruning
 
     @property
     def best(self) -> TrialRecord | None:
@@ -96,7 +98,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         print(f"  note: {note}", file=sys.stderr)
     options.stores.prepare()
     name = options.study or study_name(spec)
-    engine = open_engine(spec, options.stores.storage, name, {
+    engine = open_engine(spec, options.stores, name, {
         "sweeps.fingerprint": spec.fingerprint(), "data.source": dataset.source.kind})
     result = SweepResult(spec, name, engine.records(), 0, None, dataset)
     if engine.remaining() == 0:
@@ -133,6 +135,8 @@ def _loop(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: ModuleTyp
     while (proposal := engine.ask()) is not None:
         outcome = _run_trial(spec, engine, tracker, pipeline, datasets, parent, common, progress, proposal)
         result.ran += 1
+        result.epochs_trained += outcome.attrs.get("epochs_trained", 0)
+        result.epochs_budget += outcome.attrs.get("epochs_budget", 0)
         progress.trial_done(_value(best_record(engine.records(), spec.direction)))
         if outcome.state != FAIL:
             failures.clear()
@@ -146,8 +150,8 @@ def _loop(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: ModuleTyp
 
 def _run_trial(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: ModuleType, datasets: _Datasets,
                parent: str, common: dict[str, Any], progress: Progress, proposal: Proposal) -> Outcome:
-    hp = spec.hyperparameters(proposal.params)
-    run_id = tracker.start_run(f"trial-{proposal.number}", {**common, "trial": proposal.number}, parent)
+    hp = {**spec.hyperparameters(proposal.params), **proposal.overrides}
+    run_id = tracker.start_run(f"trial-{proposal.number}", {**common, "trial": proposal.number, **proposal.tags}, parent)
     outcome = Outcome(FAIL, attrs={"mlflow_run_id": run_id, "error": "interrupted"})
     interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
     try:
@@ -158,10 +162,11 @@ def _run_trial(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: Modu
             fitted = _cross_validate(spec, tracker, pipeline, dataset, hp, run_id, {**common, "trial": proposal.number}, progress)
         else:
             callbacks = [EpochLogger(tracker, run_id), pruning, progress.epoch_callback(f"trial {proposal.number}", hp["epochs"])]
-            fitted = trial.run(pipeline, dataset, hp, spec.metric, spec.direction, callbacks)
+            fitted = trial.run(pipeline, dataset, hp, spec.metric, spec.direction, callbacks,
+                               trial.Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint))
         outcome = Outcome(PRUNED if pruning.pruned else COMPLETE, fitted.value, {
             "mlflow_run_id": run_id, **fitted.test, **fitted.metrics, "best_epoch": fitted.best_epoch,
-            "epochs_trained": fitted.epochs_trained})
+            "epochs_trained": fitted.epochs_trained, "epochs_budget": _epoch_budget(spec, hp, proposal)})
         _log_fitted(tracker, run_id, spec, proposal, fitted)
         interrupted = False
     except Exception as error:
@@ -218,11 +223,19 @@ def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Propos
     tracker.log_text(run_id, model_summary(fitted.model), "model_summary.txt")
 
 
+def _epoch_budget(spec: SweepSpec, hp: dict[str, Any], proposal: Proposal) -> int:
+    """Epochs a trial trains when nothing stops it early (K-fold: every fold, then the final fit)."""
+    epochs = hp["epochs"] - proposal.initial_epoch
+    return (spec.folds + 1) * epochs if spec.folds else epochs
+
+
 def _close_parent(tracker: Tracker, parent: str, result: SweepResult, status: str) -> None:
     best = result.best
     counts = {state: sum(r.state == state for r in result.records) for state in (COMPLETE, PRUNED, FAIL)}
     try:
         metrics = {f"trials_{state.lower()}": count for state, count in counts.items()}
+        metrics.update(epochs_trained_total=result.epochs_trained, epochs_budget_total=result.epochs_budget,
+                       epochs_saved=result.epochs_budget - result.epochs_trained)
         tags: dict[str, Any] = {}
         if best is not None:
             metrics[f"best_{result.spec.metric}"] = best.value

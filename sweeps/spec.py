@@ -8,10 +8,9 @@ non-empty list``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
+import itertools
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,39 +22,17 @@ import yaml
 import pipelines
 from pipelines._hparams import Hyperparameter
 from sweeps.errors import ConfigError
+from sweeps.spec_params import Param, check_keras_tuner_can_express, checked_value, parse_param
 from sweeps.spec_reader import Reader as _Reader
 
-ENGINES = {"optuna": ("grid", "random", "tpe")}
+ENGINES = {"optuna": ("grid", "random", "tpe"), "keras_tuner": ("random", "grid", "hyperband", "bayesian")}
+# Settings each sampler accepts besides type and seed (keras-tuner's names).
+SAMPLER_OPTIONS = {"hyperband": ("max_epochs", "factor", "hyperband_iterations"), "bayesian": ("num_initial_points",)}
 PRUNERS = {"none": (), "median": ("n_startup_trials", "n_warmup_steps"),
            "hyperband": ("min_resource", "max_resource", "reduction_factor")}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = ("name", "description", "pipeline", "engine", "sampler", "pruner", "trials",
              "objective", "fixed", "params", "max_consecutive_failures", "folds")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One swept hyperparameter, in Optuna's distribution vocabulary."""
-
-    name: str
-    type: str  # categorical | int | float | variants
-    choices: tuple[Any, ...] = ()
-    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # label -> values it sets
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    log: bool = False
-
-    def grid(self) -> list[Any] | None:
-        """Every value a grid visits, or ``None`` when the range is continuous."""
-        if self.type in ("categorical", "variants"):
-            return list(self.choices)
-        if self.step is None and self.type == "float":
-            return None
-        step = self.step or 1
-        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
-        values = [self.low + i * step for i in range(count)]
-        return [int(v) for v in values] if self.type == "int" else [round(v, 12) for v in values]
 
 
 @dataclass(frozen=True)
@@ -94,12 +71,22 @@ class SweepSpec:
                 values[key] = declared[key].coerce(value)
         return values
 
+    def grid_points(self) -> list[dict[str, Any]]:
+        """Every combination a grid visits, in the order the file lists values (first param slowest)."""
+        names = list(self.params)
+        return [dict(zip(names, combo)) for combo in itertools.product(*(self.params[n].grid() for n in names))]
+
     def fingerprint(self) -> str:
         """A digest of everything that changes what a trial means (not the trial budget)."""
         identity = {"pipeline": self.pipeline, "engine": self.engine, "sampler": dict(self.sampler),
                     "pruner": dict(self.pruner), "metric": self.metric, "fixed": dict(self.fixed),
                     "folds": self.folds, "params": {name: vars(param) for name, param in self.params.items()}}
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def point_key(values: Mapping[str, Any]) -> str:
+    """A canonical text for a set of param values, to compare grid points across engines and runs."""
+    return json.dumps(dict(values), sort_keys=True, default=str)
 
 
 def load_spec(path: Path, overrides: Mapping[str, Any] | None = None, trials: int | None = None) -> SweepSpec:
@@ -148,17 +135,21 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
     engine = doc.get("engine", str, default="optuna")
     if engine not in ENGINES:
         raise doc.error("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}")
-    sampler = doc.section("sampler", default={"type": "tpe"})
-    sampler.only(("type", "seed"))
+    sampler = doc.section("sampler", default={"type": "tpe" if engine == "optuna" else "random"})
     sampler_type = sampler.get("type", str)
     if sampler_type not in ENGINES[engine]:
         raise sampler.error("type", f"must be one of {', '.join(ENGINES[engine])} for engine {engine}, got {sampler_type!r}")
+    options = SAMPLER_OPTIONS.get(sampler_type, ())
+    sampler.only(("type", "seed", *options))
     seed = sampler.get("seed", int, default=None, nullable=True)
+    sampler_options = {key: _positive(sampler, key) for key in options if key in sampler.data}
     pruner = doc.section("pruner", default={"type": "none"})
     pruner_type = pruner.get("type", str)
     if pruner_type not in PRUNERS:
         raise pruner.error("type", f"must be one of {', '.join(PRUNERS)}, got {pruner_type!r}")
     pruner.only(("type", *PRUNERS[pruner_type]))
+    if engine == "keras_tuner" and pruner_type != "none":
+        raise pruner.error("type", "keras_tuner stops trials itself (use sampler type hyperband); pruner must be none")
     pruner_options = {key: pruner.get(key, int) for key in PRUNERS[pruner_type] if key in pruner.data}
 
     objective = doc.section("objective")
@@ -173,11 +164,11 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
         raise objective.error("direction", f"{metric} is better when {higher_or_lower}: use {better}, got {direction!r}")
 
     fixed_section = doc.section("fixed", default={})
-    fixed = {key: _checked_value(fixed_section, key, declared) for key in fixed_section.data}
+    fixed = {key: checked_value(fixed_section, key, declared) for key in fixed_section.data}
     params_section = doc.section("params")
     if not params_section.data:
         raise doc.error("params", "must name at least one hyperparameter to vary")
-    params = {key: _param(params_section, key, declared) for key in params_section.data}
+    params = {key: parse_param(params_section, key, declared) for key in params_section.data}
     # Each param sweeps its own name, or (variants) every key its bundles set.
     swept = [{name} if not p.variants else {key for variant in p.variants.values() for key in variant}
              for name, p in params.items()]
@@ -193,6 +184,8 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
         raise doc.error("folds", f"K-fold cross-validation needs K >= 2, got {folds}")
     if folds is not None and pruner_type != "none":
         raise doc.error("pruner", "a K-fold trial is judged on all its folds, so it cannot be pruned by epoch; use type none")
+    if engine == "keras_tuner":
+        check_keras_tuner_can_express(params_section, params)
     if sampler_type == "grid":
         for param in params.values():
             if param.grid() is None:
@@ -200,7 +193,7 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
 
     return SweepSpec(
         name=name, description=doc.get("description", str), pipeline=pipeline_name, engine=engine,
-        sampler={"type": sampler_type, "seed": seed}, pruner={"type": pruner_type, **pruner_options},
+        sampler={"type": sampler_type, "seed": seed, **sampler_options}, pruner={"type": pruner_type, **pruner_options},
         trials=_positive(doc, "trials"), metric=metric, direction=direction, fixed=fixed, params=params,
         max_consecutive_failures=_positive(doc, "max_consecutive_failures", default=3), folds=folds, path=path, text=text,
     )
@@ -213,78 +206,6 @@ def _positive(doc: _Reader, key: str, default: int | None = None) -> int:
     return value
 
 
-def _checked_value(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Any:
-    decl = _declaration(section, key, declared)
-    value = section.data[key]
-    problem = decl.check(value)
-    if problem:
-        raise section.error(key, problem)
-    return decl.coerce(value)
-
-
-def _declaration(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Hyperparameter:
-    if key not in declared:
-        close = difflib.get_close_matches(key, declared, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(declared))}"
-        raise section.error(key, f"unknown hyperparameter for this pipeline{hint}")
-    return declared[key]
-
-
-def _param(section: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Param:
-    body = section.section(key)
-    kind = body.get("type", str)
-    if kind == "variants":
-        return _variants(body, key, declared)
-    decl = _declaration(section, key, declared)
-    if kind == "categorical":
-        body.only(("type", "choices"))
-        choices = body.data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise body.error("choices", "must be a non-empty list")
-        if len({json.dumps(c, default=str) for c in choices}) != len(choices):
-            raise body.error("choices", f"must not repeat a value, got {choices}")
-        for index, choice in enumerate(choices):
-            problem = decl.check(choice)
-            if problem:
-                raise body.error(f"choices[{index}]", problem)
-        return Param(key, kind, choices=tuple(decl.coerce(c) for c in choices))
-    if kind not in ("int", "float"):
-        raise body.error("type", f"must be categorical, int, float or variants, got {kind!r}")
-    if decl.kind != kind and not (decl.kind == "float" and kind == "int"):
-        raise body.error("type", f"{key} is a {decl.kind} hyperparameter; use type {decl.kind} or categorical")
-    body.only(("type", "low", "high", "step", "log"))
-    number = int if kind == "int" else float
-    low, high = body.get("low", number), body.get("high", number)
-    step = body.get("step", number, default=None, nullable=True)
-    log = body.get("log", bool, default=False)
-    if low > high:
-        raise body.error("low", f"low <= high must hold, got low={low}, high={high}")
-    for bound, value in (("low", low), ("high", high)):
-        problem = decl.check(value)
-        if problem:
-            raise body.error(bound, problem)
-    if step is not None and step <= 0:
-        raise body.error("step", f"must be > 0, got {step}")
-    if log and (low <= 0 or step not in (None, 1)):
-        raise body.error("log", f"a log range needs low > 0 and no step, got low={low}, step={step}")
-    return Param(key, kind, low=low, high=high, step=step, log=log)
-
-
-def _variants(body: _Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Param:
-    """Named bundles of values, e.g. ``{none: {}, dropout: {dropout: 0.5}, l1: {l1: 0.001}}``."""
-    if key in declared:
-        raise body.error("type", f"variants need a name of their own; {key} is a hyperparameter of this pipeline")
-    body.only(("type", "choices"))
-    choices = body.section("choices")
-    if not choices.data:
-        raise body.error("choices", "must name at least one variant")
-    variants = {}
-    for label in choices.data:
-        values = choices.section(str(label))
-        variants[str(label)] = {name: _checked_value(values, name, declared) for name in values.data}
-    return Param(key, "variants", choices=tuple(variants), variants=variants)
-
-
 def _with_overrides(spec: SweepSpec, overrides: Mapping[str, Any]) -> SweepSpec:
     declared = pipelines.load(spec.pipeline).HYPERPARAMETERS
     fixed = dict(spec.fixed)
@@ -292,7 +213,7 @@ def _with_overrides(spec: SweepSpec, overrides: Mapping[str, Any]) -> SweepSpec:
         where = _Reader(f"--set {key}={value}", {key: value}, "")
         if key in spec.params:
             raise ConfigError(f"--set {key}={value}: {key} is swept by {spec.path}; a fixed value would hide the sweep")
-        fixed[key] = _checked_value(where, key, declared)
+        fixed[key] = checked_value(where, key, declared)
     return _replace(spec, fixed=fixed, overrides={**spec.overrides, **overrides})
 
 

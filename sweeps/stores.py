@@ -18,11 +18,12 @@ _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&\s]*", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Stores:
-    """The three locations one invocation uses."""
+    """The locations one invocation uses."""
 
     tracking_uri: str  # MLflow
     storage: str       # Optuna
     cache_dir: Path    # encoded datasets
+    tuner_dir: Path    # keras-tuner oracle state, one folder per study
     # Relative sqlite paths (sqlite:///mlruns/...) resolve against the working directory,
     # which is what `mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db` expects too.
 
@@ -33,6 +34,7 @@ class Stores:
             tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}",
             storage=storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / 'optuna.db'}",
             cache_dir=root / "cache",
+            tuner_dir=root / "keras_tuner",
         )
 
     def prepare(self) -> None:

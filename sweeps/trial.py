@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +36,15 @@ class TrialResult:
     test: dict[str, float]
     model: keras.Model
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """Where a trial starts and where its weights go (Hyperband continues earlier trials)."""
+
+    initial_epoch: int = 0
+    warm_start: Path | None = None  # weights to load before training
+    checkpoint: Path | None = None  # where to save the trained (best-epoch) weights
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -63,6 +73,7 @@ def run(
     metric: str,
     direction: str,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    continuation: Continuation = Continuation(),
 ) -> TrialResult:
     """Train one configuration on the train split, validate each epoch, evaluate on test.
 
@@ -71,7 +82,7 @@ def run(
     """
     with _out_of_memory_fails():
         dataset = for_trial(pipeline, dataset, hp)
-        result = fit(pipeline, dataset, hp, metric, direction, callbacks)
+        result = fit(pipeline, dataset, hp, metric, direction, callbacks, continuation)
         result.test = evaluate(result.model, dataset, hp)
     return result
 
@@ -88,8 +99,13 @@ def fit(
     metric: str,
     direction: str,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    continuation: Continuation = Continuation(),
 ) -> TrialResult:
-    """A fresh, seeded model fitted with the best epoch's weights restored (``test`` left empty)."""
+    """A fresh, seeded model fitted with the best epoch's weights restored (``test`` left empty).
+
+    With a ``continuation``, training resumes at ``initial_epoch`` from saved weights, and the
+    result is saved for later trials; ``hp["initial_epoch"]`` tells the pipeline's fit.
+    """
     keras.backend.clear_session()
     keras.utils.set_random_seed(hp["seed"])
     best = BestEpoch(metric, direction)
@@ -98,8 +114,15 @@ def fit(
         all_callbacks.append(keras.callbacks.EarlyStopping(
             monitor=metric, mode="max" if direction == "maximize" else "min", patience=hp["early_stopping_patience"]))
     model = pipeline.build_model(hp, dataset)
+    if continuation.warm_start is not None:
+        model.optimizer.build(model.trainable_variables)  # so the optimizer's state continues too
+        model.load_weights(continuation.warm_start)
+        hp = {**hp, "initial_epoch": continuation.initial_epoch}
     history = getattr(pipeline, "fit", fit_default)(model, dataset, hp, all_callbacks).history
     _check_finite(history)
+    if continuation.checkpoint is not None:
+        continuation.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        model.save_weights(continuation.checkpoint)
     if math.isnan(best.value):
         raise TrialFailed(f"no finite {metric} was reported in {len(history.get('loss', []))} epoch(s)")
     return TrialResult(value=best.value, best_epoch=best.epoch, epochs_trained=len(history.get("loss", [])),
@@ -131,6 +154,7 @@ def fit_default(model: keras.Model, dataset: Dataset, hp: Mapping[str, Any],
     return model.fit(
         dataset.x_train, dataset.y_train, epochs=hp["epochs"], batch_size=hp["batch_size"],
         validation_data=(dataset.x_val, dataset.y_val), callbacks=list(callbacks), verbose=0,
+        initial_epoch=hp.get("initial_epoch", 0),
     )
 
 

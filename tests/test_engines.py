@@ -12,22 +12,28 @@ import pytest
 from sweeps.engines import COMPLETE, FAIL, Outcome, open_engine
 from sweeps.errors import ConfigError, StoreError
 from sweeps.spec import load_spec
+from sweeps.stores import Stores
 from tests.test_spec import BASE, write
 
-ENGINES = ["optuna"]
+ENGINES = ["optuna", "keras_tuner"]
 IDENTITY = {"sweeps.fingerprint": "abc", "data.source": "data-dir"}
+
+
+def factory(tmp_path: Path, engine: str):
+    """Build ``engine`` for a spec written with ``changes``, attached to one store per test."""
+    stores = Stores.resolve(root=tmp_path / "mlruns")
+    stores.prepare()
+
+    def build(identity: dict[str, str] = IDENTITY, **changes):
+        return open_engine(load_spec(write(tmp_path, {**BASE, "engine": engine, **changes})), stores, "s", identity)
+
+    return build
 
 
 @pytest.fixture(params=ENGINES)
 def make(request: pytest.FixtureRequest, tmp_path: Path):
-    """Build an engine for a spec written with ``changes``, attached to one storage per test."""
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-
-    def factory(identity: dict[str, str] = IDENTITY, **changes):
-        document = {**BASE, "engine": request.param, **changes}
-        return open_engine(load_spec(write(tmp_path, document)), storage, "s", identity)
-
-    return factory
+    """Every engine in turn: the contract tests run once per engine."""
+    return factory(tmp_path, request.param)
 
 
 def test_grid_runs_every_point_once_then_stops(make) -> None:
@@ -88,8 +94,8 @@ def test_pruning_is_off_without_a_pruner(make) -> None:
     assert not any(engine.should_prune(proposal, epoch, 0.1) for epoch in range(1, 5))
 
 
-def test_median_pruner_stops_a_trial_worse_than_the_median(make) -> None:
-    engine = make(sampler={"type": "random", "seed": 1}, trials=5, pruner={"type": "median", "n_startup_trials": 2},
+def test_optuna_median_pruner_stops_a_trial_worse_than_the_median(tmp_path: Path) -> None:
+    engine = factory(tmp_path, "optuna")(sampler={"type": "random", "seed": 1}, trials=5, pruner={"type": "median", "n_startup_trials": 2},
                   params={"dropout": {"type": "float", "low": 0.0, "high": 0.5}})
     for _ in range(2):
         proposal = engine.ask()
@@ -103,5 +109,5 @@ def test_median_pruner_stops_a_trial_worse_than_the_median(make) -> None:
 def test_unreachable_storage_is_one_line_with_the_password_masked(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, BASE))
     with pytest.raises(StoreError, match=r"--storage postgresql://bob:\*\*\*@127\.0\.0\.1:1/x: cannot open") as raised:
-        open_engine(spec, "postgresql://bob:hunter2@127.0.0.1:1/x", "s", IDENTITY)
+        open_engine(spec, Stores.resolve(storage="postgresql://bob:hunter2@127.0.0.1:1/x"), "s", IDENTITY)
     assert "hunter2" not in str(raised.value)

@@ -36,9 +36,10 @@ def sweep(workdir: Path, imdb_dir: Path, **changes):
     return run_sweep(spec, RunOptions(stores, _data.DataOptions(imdb_dir, stores.cache_dir)))
 
 
-def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(workdir: Path, imdb_dir: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("engine", ["optuna", "keras_tuner"])
+def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(workdir: Path, imdb_dir: Path, monkeypatch, engine: str) -> None:
     monkeypatch.setattr(imdb, "build_model", flaky_build)
-    result = sweep(workdir, imdb_dir, params={"layers": {"type": "categorical", "choices": [2, 3, 1]}})
+    result = sweep(workdir, imdb_dir, engine=engine, params={"layers": {"type": "categorical", "choices": [2, 3, 1]}})
     states = {r.params["layers"]: r.state for r in result.records}
     assert states == {2: "FAIL", 3: "FAIL", 1: "COMPLETE"}
     errors = {r.params["layers"]: r.attrs.get("error", "") for r in result.records}
@@ -51,11 +52,12 @@ def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(workdir: Path,
     assert by_layers["1"].info.status == "FINISHED" and by_layers["1"].data.tags["state"] == "COMPLETE"
 
 
-def test_consecutive_failures_stop_the_sweep_with_the_reasons(workdir: Path, imdb_dir: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("engine", ["optuna", "keras_tuner"])
+def test_consecutive_failures_stop_the_sweep_with_the_reasons(workdir: Path, imdb_dir: Path, monkeypatch, engine: str) -> None:
     monkeypatch.setattr(imdb, "build_model", flaky_build)
     with pytest.raises(SweepAborted, match=r"2 consecutive trials failed, stopping \(max_consecutive_failures=2\): "
                                            r"trial 0: ValueError: cannot build.*; trial 1: loss became nan"):
-        sweep(workdir, imdb_dir, max_consecutive_failures=2,
+        sweep(workdir, imdb_dir, engine=engine, max_consecutive_failures=2,
               params={"layers": {"type": "categorical", "choices": [2, 3, 1]}})
     runs = mlflow_runs(workdir, "s")
     assert all(r.info.status != "RUNNING" for r in runs)

@@ -59,7 +59,7 @@ def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
         ("name", "other", r"s\.yaml: name: must equal the file name 's', got 'other'"),
         ("description", ..., r"s\.yaml: description: is required"),
         ("pipeline", "imbd", r"s\.yaml: pipeline: unknown pipeline 'imbd'; available: boston_housing, cifar10, imdb, mnist, reuters"),
-        ("engine", "hyperopt", r"s\.yaml: engine: must be one of optuna, got 'hyperopt'"),
+        ("engine", "hyperopt", r"s\.yaml: engine: must be one of optuna, keras_tuner, got 'hyperopt'"),
         ("sampler.type", "cmaes", r"sampler\.type: must be one of grid, random, tpe for engine optuna"),
         ("sampler.seed", "x", r"sampler\.seed: must be an integer, got 'x'"),
         ("pruner", {"type": "asha"}, r"pruner\.type: must be one of none, median, hyperband"),

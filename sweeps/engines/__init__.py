@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 COMPLETE, PRUNED, FAIL, RUNNING = "COMPLETE", "PRUNED", "FAIL", "RUNNING"
@@ -24,11 +25,22 @@ COMPLETE, PRUNED, FAIL, RUNNING = "COMPLETE", "PRUNED", "FAIL", "RUNNING"
 
 @dataclass
 class Proposal:
-    """One trial to run: its number in the study and the sampled values."""
+    """One trial to run: its number in the study and the sampled values.
+
+    Engines that schedule training themselves (Hyperband) also set ``overrides`` (e.g. the
+    epochs this trial trains), ``tags`` (bracket, round) and, to continue an earlier trial,
+    ``initial_epoch`` with the weights in ``warm_start``; ``checkpoint`` is where the trained
+    weights must be saved for trials that may continue this one.
+    """
 
     number: int
     params: dict[str, Any]
     handle: Any = None  # the engine's own trial object
+    overrides: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    initial_epoch: int = 0
+    warm_start: Path | None = None
+    checkpoint: Path | None = None
 
 
 @dataclass
@@ -77,10 +89,17 @@ class Engine(ABC):
         """How many more trials this study would run (0 when its budget or grid is spent)."""
 
 
-def open_engine(spec: Any, storage: str, study_name: str, identity: dict[str, str]) -> Engine:
-    """The engine ``spec.engine`` names, attached to (or creating) study ``study_name``."""
+def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str]) -> Engine:
+    """The engine ``spec.engine`` names, attached to (or creating) study ``study_name`` in ``stores``.
+
+    Imported here, not at the top, so a sweep only loads the engine it uses.
+    """
     if spec.engine == "optuna":
         from sweeps.engines.optuna import OptunaEngine
 
-        return OptunaEngine(spec, storage, study_name, identity)
+        return OptunaEngine(spec, stores.storage, study_name, identity)
+    if spec.engine == "keras_tuner":
+        from sweeps.engines.keras_tuner import KerasTunerEngine
+
+        return KerasTunerEngine(spec, stores.tuner_dir / study_name, identity)
     raise ValueError(f"unknown engine {spec.engine!r}")  # spec validation makes this unreachable

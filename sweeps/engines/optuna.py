@@ -7,8 +7,6 @@ the points without a COMPLETE or PRUNED trial to run again on resume.
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
 from typing import Any
 
@@ -18,7 +16,7 @@ from optuna.trial import TrialState
 
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal, TrialRecord
 from sweeps.errors import ConfigError, StoreError
-from sweeps.spec import SweepSpec
+from sweeps.spec import SweepSpec, point_key
 from sweeps.stores import mask
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -44,7 +42,7 @@ class OptunaEngine(Engine):
     def __init__(self, spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str]) -> None:
         self.spec = spec
         self._distributions = {name: _distribution(param) for name, param in spec.params.items()}
-        self._grid = _grid_points(spec) if spec.sampler["type"] == "grid" else None
+        self._grid = spec.grid_points() if spec.sampler["type"] == "grid" else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         try:
             self.study = optuna.create_study(
@@ -63,7 +61,7 @@ class OptunaEngine(Engine):
             return None
         if self._grid is not None:
             taken = self._taken(self.study.get_trials(deepcopy=False))
-            point = next(p for p in self._grid if _key(p) not in taken)
+            point = next(p for p in self._grid if point_key(p) not in taken)
             self.study.enqueue_trial(point, skip_if_exists=False)
         trial = self.study.ask(self._distributions)
         return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
@@ -80,7 +78,7 @@ class OptunaEngine(Engine):
         else:
             self.study.tell(proposal.handle, state=_STATES[outcome.state])
         if outcome.state == FAIL:
-            self._failed_here.add(_key(proposal.params))
+            self._failed_here.add(point_key(proposal.params))
 
     def records(self) -> list[TrialRecord]:
         return [
@@ -95,12 +93,12 @@ class OptunaEngine(Engine):
             return max(0, self.spec.trials - busy)
         taken = self._taken(trials)
         finished = sum(t.state in _DONE for t in trials)
-        missing = sum(_key(p) not in taken for p in self._grid)
+        missing = sum(point_key(p) not in taken for p in self._grid)
         return max(0, min(missing, self.spec.trials - finished))
 
     def _taken(self, trials: list[optuna.trial.FrozenTrial]) -> set[str]:
         """Grid points not to propose now: done, running elsewhere, or failed in this invocation."""
-        return {_key(t.params) for t in trials if t.state in (*_DONE, TrialState.RUNNING)} | self._failed_here
+        return {point_key(t.params) for t in trials if t.state in (*_DONE, TrialState.RUNNING)} | self._failed_here
 
 
 def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: str) -> None:
@@ -124,16 +122,6 @@ def _distribution(param: Any) -> BaseDistribution:
     if param.type == "int":
         return IntDistribution(int(param.low), int(param.high), step=int(param.step or 1), log=param.log)
     return FloatDistribution(param.low, param.high, step=param.step, log=param.log)
-
-
-def _grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    names = list(spec.params)
-    values = [spec.params[name].grid() for name in names]
-    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
-
-
-def _key(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _sampler(spec: SweepSpec, offset: int) -> optuna.samplers.BaseSampler:
