@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name", help="a sweep in search_spaces/ (see `sweeps list`)")
     run.add_argument("--trials", type=int, help="the study's trial budget (default: the file's `trials`)")
     run.add_argument("--epochs", type=int, help="override the fixed epochs (for quick runs)")
+    run.add_argument("--repeats", type=int, help="seeds per configuration (default: the file's `repeats`, or 1)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override one fixed value, validated like the file (repeatable)")
     run.add_argument("--data-dir", type=Path, default=os.environ.get("SWEEPS_DATA_DIR"),
@@ -119,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = _parse_overrides(args.overrides)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    spec = load_spec(_find_space(args), overrides, args.trials)
+    spec = load_spec(_find_space(args), overrides, args.trials, args.repeats)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
     stores = Stores.resolve(args.tracking_uri, args.storage)

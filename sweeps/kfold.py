@@ -52,7 +52,7 @@ def run(
         results.append(trial.fit(pipeline, fold, hp, metric, direction, fold_callbacks(k)))
         fold_done(k, results[-1])
     scores = np.array([r.value for r in results])
-    history = average_history([r.history for r in results])
+    history = trial.average_history([r.history for r in results])
     pick = np.nanargmax if direction == "maximize" else np.nanargmin
     best_epoch = int(pick(history[metric])) + 1
     final = _fit_on_all(pipeline, dataset, x, y, hp, best_epoch)
@@ -62,12 +62,6 @@ def run(
         test=trial.evaluate(final, dataset, hp), model=final,
         metrics={f"{metric}_mean": float(scores.mean()), f"{metric}_std": float(scores.std())},
     )
-
-
-def average_history(histories: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, list[float]]:
-    """Per-epoch means over folds, up to the last epoch every fold reached (early stopping)."""
-    epochs = min(len(h["loss"]) for h in histories)
-    return {key: np.mean([h[key][:epochs] for h in histories], axis=0).tolist() for key in histories[0]}
 
 
 def _fit_on_all(pipeline: ModuleType, dataset: Dataset, x: Any, y: np.ndarray, hp: Mapping[str, Any], epochs: int) -> keras.Model:

@@ -25,7 +25,7 @@ import keras
 
 import pipelines
 from pipelines._data import DataOptions, Dataset
-from sweeps import kfold, plots, trial
+from sweeps import kfold, plots, replicates, trial
 from sweeps.console import Progress, best_record, trials_table
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal, TrialRecord, open_engine
 from sweeps.errors import SweepAborted, TrialFailed
@@ -106,7 +106,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description)
     common = {"sweep": spec.name, "study": name, "engine": spec.engine, "data.source": dataset.source.kind,
               "data.fingerprint": dataset.source.fingerprint, "git.commit": git_commit(spec.path.parent.absolute()),
-              "objective.metric": spec.metric, "worker.host": socket.gethostname(), "worker.pid": os.getpid()}
+              "objective.metric": spec.metric, "objective.direction": spec.direction,
+              "worker.host": socket.gethostname(), "worker.pid": os.getpid()}
     parent = tracker.start_run(f"{name} {_now()}", {**common, "sampler": spec.sampler["type"],
                                                    "storage": mask(options.stores.storage)})
     result.parent_run_id = parent
@@ -158,8 +159,8 @@ def _run_trial(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: Modu
         tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
         dataset = datasets.get(hp)
         pruning = _Pruning(engine, proposal, spec.metric)
-        if spec.folds:
-            fitted = _cross_validate(spec, tracker, pipeline, dataset, hp, run_id, {**common, "trial": proposal.number}, progress)
+        if spec.folds or spec.repeats > 1:
+            fitted = _nested(spec, tracker, pipeline, dataset, hp, run_id, {**common, "trial": proposal.number}, progress)
         else:
             callbacks = [EpochLogger(tracker, run_id), pruning, progress.epoch_callback(f"trial {proposal.number}", hp["epochs"])]
             fitted = trial.run(pipeline, dataset, hp, spec.metric, spec.direction, callbacks,
@@ -182,29 +183,35 @@ def _run_trial(spec: SweepSpec, engine: Engine, tracker: Tracker, pipeline: Modu
     return outcome
 
 
-def _cross_validate(spec: SweepSpec, tracker: Tracker, pipeline: ModuleType, dataset: Dataset, hp: dict[str, Any],
-                    run_id: str, tags: dict[str, Any], progress: Progress) -> trial.TrialResult:
-    """K folds, each a run nested under the trial's run with its own per-epoch metrics; the
-    trial's run gets the fold-averaged curves. A fold interrupted or failed ends as such."""
-    fold_runs: list[str] = []
+def _nested(spec: SweepSpec, tracker: Tracker, pipeline: ModuleType, dataset: Dataset, hp: dict[str, Any],
+            run_id: str, tags: dict[str, Any], progress: Progress) -> trial.TrialResult:
+    """A trial made of several fits - K folds or N replicates - each a run nested under the
+    trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
+    A fit interrupted or failed ends its nested run as such."""
+    kind, count = ("fold", spec.folds) if spec.folds else ("repeat", spec.repeats)
+    nested_runs: list[str] = []
 
-    def callbacks(k: int) -> list[keras.callbacks.Callback]:
-        fold_runs.append(tracker.start_run(f"trial-{tags['trial']}-fold-{k}", {**tags, "fold": k}, run_id))
-        label = f"trial {tags['trial']} fold {k + 1}/{spec.folds}"
-        return [EpochLogger(tracker, fold_runs[-1]), progress.epoch_callback(label, hp["epochs"])]
+    def callbacks_for(k: int) -> list[keras.callbacks.Callback]:
+        extra = {"seed": hp["seed"] + k} if kind == "repeat" else {}
+        nested_runs.append(tracker.start_run(f"trial-{tags['trial']}-{kind}-{k}", {**tags, kind: k, **extra}, run_id))
+        label = f"trial {tags['trial']} {kind} {k + 1}/{count}"
+        return [EpochLogger(tracker, nested_runs[-1]), progress.epoch_callback(label, hp["epochs"])]
 
     def done(k: int, result: trial.TrialResult) -> None:
-        tracker.log(fold_runs[k], metrics={f"best_{spec.metric}": result.value, "best_epoch": result.best_epoch},
+        tracker.log(nested_runs[k], metrics={f"best_{spec.metric}": result.value, "best_epoch": result.best_epoch, **result.test},
                     tags={"state": COMPLETE}, step=result.epochs_trained)
-        tracker.end_run(fold_runs[k], FINISHED)
+        tracker.end_run(nested_runs[k], FINISHED)
 
     try:
-        fitted = kfold.run(pipeline, dataset, hp, spec.metric, spec.direction, spec.folds, callbacks, done)
+        if spec.folds:
+            fitted = kfold.run(pipeline, dataset, hp, spec.metric, spec.direction, spec.folds, callbacks_for, done)
+        else:
+            fitted = replicates.run(pipeline, dataset, hp, spec.metric, spec.direction, spec.repeats, callbacks_for, done)
     except BaseException as error:
-        if fold_runs:  # the fold that was running when it broke
+        if nested_runs:  # the fit that was running when it broke
             with _shielded():
-                tracker.log(fold_runs[-1], tags={"state": FAIL})
-                tracker.end_run(fold_runs[-1], KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+                tracker.log(nested_runs[-1], tags={"state": FAIL})
+                tracker.end_run(nested_runs[-1], KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
         raise
     tracker.log_history(run_id, fitted.history)
     return fitted
@@ -224,9 +231,10 @@ def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Propos
 
 
 def _epoch_budget(spec: SweepSpec, hp: dict[str, Any], proposal: Proposal) -> int:
-    """Epochs a trial trains when nothing stops it early (K-fold: every fold, then the final fit)."""
+    """Epochs a trial trains when nothing stops it early (K-fold: every fold, then the final fit;
+    replicates: every seed)."""
     epochs = hp["epochs"] - proposal.initial_epoch
-    return (spec.folds + 1) * epochs if spec.folds else epochs
+    return (spec.folds + 1) * epochs if spec.folds else spec.repeats * epochs
 
 
 def _close_parent(tracker: Tracker, parent: str, result: SweepResult, status: str) -> None:

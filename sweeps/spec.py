@@ -32,7 +32,7 @@ PRUNERS = {"none": (), "median": ("n_startup_trials", "n_warmup_steps"),
            "hyperband": ("min_resource", "max_resource", "reduction_factor")}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = ("name", "description", "pipeline", "engine", "sampler", "pruner", "trials",
-             "objective", "fixed", "params", "max_consecutive_failures", "folds")
+             "objective", "fixed", "params", "max_consecutive_failures", "folds", "repeats")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class SweepSpec:
     params: Mapping[str, Param]
     max_consecutive_failures: int
     folds: int | None  # K-fold cross-validation per trial (None: one train/validation split)
+    repeats: int       # seeds per configuration (replicates, for mean +- std and significance)
     path: Path
     text: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class SweepSpec:
         """A digest of everything that changes what a trial means (not the trial budget)."""
         identity = {"pipeline": self.pipeline, "engine": self.engine, "sampler": dict(self.sampler),
                     "pruner": dict(self.pruner), "metric": self.metric, "fixed": dict(self.fixed),
-                    "folds": self.folds, "params": {name: vars(param) for name, param in self.params.items()}}
+                    "folds": self.folds, "repeats": self.repeats, "params": {name: vars(param) for name, param in self.params.items()}}
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -89,13 +90,15 @@ def point_key(values: Mapping[str, Any]) -> str:
     return json.dumps(dict(values), sort_keys=True, default=str)
 
 
-def load_spec(path: Path, overrides: Mapping[str, Any] | None = None, trials: int | None = None) -> SweepSpec:
+def load_spec(path: Path, overrides: Mapping[str, Any] | None = None, trials: int | None = None,
+              repeats: int | None = None) -> SweepSpec:
     """Read and validate a search-space file, then apply command-line overrides.
 
     Args:
         path: the YAML file; its stem must equal its ``name``.
         overrides: ``--set KEY=VALUE`` / ``--epochs`` values, validated like ``fixed``.
         trials: ``--trials`` replacing the file's trial budget.
+        repeats: ``--repeats`` replacing the file's seeds per configuration.
 
     Raises:
         ConfigError: the file or an override breaks a rule; the message says which.
@@ -116,6 +119,12 @@ def load_spec(path: Path, overrides: Mapping[str, Any] | None = None, trials: in
         if trials < 1:
             raise ConfigError(f"--trials: must be >= 1, got {trials}")
         spec = _replace(spec, trials=trials)
+    if repeats is not None:
+        if repeats < 1:
+            raise ConfigError(f"--repeats: must be >= 1, got {repeats}")
+        if spec.folds and repeats > 1:
+            raise ConfigError(f"--repeats: {spec.path} cross-validates with folds: {spec.folds}; repeats cannot be combined with folds yet")
+        spec = _replace(spec, repeats=repeats, overrides={**spec.overrides, "repeats": repeats})
     return spec
 
 
@@ -182,8 +191,12 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
     folds = doc.get("folds", int, default=None, nullable=True)
     if folds is not None and folds < 2:
         raise doc.error("folds", f"K-fold cross-validation needs K >= 2, got {folds}")
-    if folds is not None and pruner_type != "none":
-        raise doc.error("pruner", "a K-fold trial is judged on all its folds, so it cannot be pruned by epoch; use type none")
+    repeats = _positive(doc, "repeats", default=1)
+    if folds is not None and repeats > 1:
+        raise doc.error("repeats", "cannot be combined with folds yet: cross-validation already gives K values per trial")
+    if (folds is not None or repeats > 1) and pruner_type != "none":
+        raise doc.error("pruner", "a trial of several fits (folds, repeats) is judged on all of them, so it cannot be "
+                                  "pruned by epoch; use type none")
     if engine == "keras_tuner":
         check_keras_tuner_can_express(params_section, params)
     if sampler_type == "grid":
@@ -195,7 +208,7 @@ def _parse(doc: _Reader, path: Path, text: str) -> SweepSpec:
         name=name, description=doc.get("description", str), pipeline=pipeline_name, engine=engine,
         sampler={"type": sampler_type, "seed": seed, **sampler_options}, pruner={"type": pruner_type, **pruner_options},
         trials=_positive(doc, "trials"), metric=metric, direction=direction, fixed=fixed, params=params,
-        max_consecutive_failures=_positive(doc, "max_consecutive_failures", default=3), folds=folds, path=path, text=text,
+        max_consecutive_failures=_positive(doc, "max_consecutive_failures", default=3), folds=folds, repeats=repeats, path=path, text=text,
     )
 
 

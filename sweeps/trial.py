@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import keras
+import numpy as np
 
 from pipelines._data import Dataset
 from sweeps.errors import TrialFailed
@@ -156,6 +157,13 @@ def fit_default(model: keras.Model, dataset: Dataset, hp: Mapping[str, Any],
         validation_data=(dataset.x_val, dataset.y_val), callbacks=list(callbacks), verbose=0,
         initial_epoch=hp.get("initial_epoch", 0),
     )
+
+
+def average_history(histories: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, list[float]]:
+    """Per-epoch means over several fits (folds, replicates), up to the last epoch all of them
+    reached (early stopping can end some sooner)."""
+    epochs = min(len(h["loss"]) for h in histories)
+    return {key: np.mean([h[key][:epochs] for h in histories], axis=0).tolist() for key in histories[0]}
 
 
 def _check_finite(history: Mapping[str, Sequence[float]]) -> None:

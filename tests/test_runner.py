@@ -102,3 +102,18 @@ def test_kfold_trial_has_k_nested_fold_runs_and_mean_std(workdir: Path, data_dir
     averaged = client.get_metric_history(trial_run.info.run_id, "val_mae")  # the tutorial's average curve
     assert [m.step for m in averaged] == [1, 2, 3]
     assert "test_mae" in metrics and record.attrs["val_mae_mean"] == pytest.approx(scores.mean())
+
+
+def test_repeats_run_each_configuration_with_several_seeds(workdir: Path, imdb_dir: Path) -> None:
+    result = sweep(workdir, imdb_dir, repeats=3, fixed={"epochs": 2}, params={"layers": {"type": "categorical", "choices": [1]}})
+    (record,) = result.records
+    runs = mlflow_runs(workdir, "s")
+    (trial_run,) = [r for r in runs if r.info.run_name == "trial-0"]
+    replicas = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == trial_run.info.run_id),
+                      key=lambda r: int(r.data.tags["repeat"]))
+    assert [r.data.tags["seed"] for r in replicas] == ["0", "1", "2"]  # one seed each
+    assert [r.info.run_name for r in replicas] == ["trial-0-repeat-0", "trial-0-repeat-1", "trial-0-repeat-2"]
+    values = np.array([r.data.metrics["best_val_accuracy"] for r in replicas])
+    assert record.value == pytest.approx(values.mean())
+    assert trial_run.data.metrics["val_accuracy_std"] == pytest.approx(values.std(ddof=1))
+    assert trial_run.data.metrics["epochs_trained"] == 6

@@ -190,7 +190,7 @@ def test_variants_rules(tmp_path: Path, params: dict, fixed: dict, message: str)
 def test_folds_rules(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"s\.yaml: folds: K-fold cross-validation needs K >= 2, got 1"):
         load_spec(write(tmp_path, {**BASE, "folds": 1}))
-    with pytest.raises(ConfigError, match=r"s\.yaml: pruner: a K-fold trial is judged on all its folds"):
+    with pytest.raises(ConfigError, match=r"s\.yaml: pruner: a trial of several fits \(folds, repeats\) is judged on all of them"):
         load_spec(write(tmp_path, {**BASE, "folds": 3, "pruner": {"type": "median"}}))
     assert load_spec(write(tmp_path, {**BASE, "folds": 3})).folds == 3
 
@@ -211,3 +211,15 @@ def test_the_loss_and_vocabulary_must_fit_the_task(tmp_path: Path, pipeline: str
                 "objective": {"metric": "val_mae" if pipeline == "boston_housing" else "val_accuracy"}}
     with pytest.raises(ConfigError, match=message):
         load_spec(write(tmp_path, document))
+
+
+def test_repeats_rules(tmp_path: Path) -> None:
+    path = write(tmp_path, {**BASE, "repeats": 3})
+    assert load_spec(path).repeats == 3 and load_spec(path, repeats=5).repeats == 5
+    assert load_spec(path).fingerprint() != load_spec(path, repeats=5).fingerprint()
+    with pytest.raises(ConfigError, match=r"s\.yaml: repeats: must be >= 1, got 0"):
+        load_spec(write(tmp_path, {**BASE, "repeats": 0}))
+    with pytest.raises(ConfigError, match=r"s\.yaml: repeats: cannot be combined with folds yet"):
+        load_spec(write(tmp_path, {**BASE, "repeats": 2, "folds": 3}))
+    with pytest.raises(ConfigError, match=r"--repeats: .* cross-validates with folds: 3; repeats cannot be combined"):
+        load_spec(write(tmp_path, {**BASE, "folds": 3}), repeats=2)
