@@ -71,11 +71,17 @@ def trials_table(records: Sequence[TrialRecord], params: Sequence[str], metric: 
          _cell(r.value), _cell(r.attrs.get(test_metric)), _cell(r.attrs.get("best_epoch")), r.state]
         for r in sorted(records, key=lambda r: r.number)
     ]
+    return render_table(header, rows, markdown)
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[Any]], markdown: bool = False) -> str:
+    """Rows under a header, as left-aligned columns or as a markdown table."""
+    lines = [[str(cell) for cell in row] for row in [header, *rows]]
     if markdown:
-        lines = [header, ["---"] * len(header), *rows]
+        lines.insert(1, ["---"] * len(header))
         return "\n".join("| " + " | ".join(line) + " |" for line in lines)
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
 
 
 def _cell(value: Any) -> str:

@@ -37,6 +37,7 @@ class Tracker:
     """
 
     def __init__(self, tracking_uri: str, experiment: str, description: str = "") -> None:
+        self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         try:
             found = self.client.get_experiment_by_name(experiment)
@@ -77,6 +78,9 @@ class Tracker:
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
         self.client.log_figure(run_id, figure, artifact_file)
+
+    def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
 
     def end_run(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
