@@ -11,6 +11,8 @@ import optuna
 import pandas as pd
 import plotly.graph_objects as go
 
+from sweeps.query import ordered
+
 matplotlib.use("Agg")  # runs on servers and in workers: never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -46,7 +48,7 @@ def overlaid_curves(curves: pd.DataFrame, param: str, metric: str, title: str) -
     """Every trial's ``metric`` curve in one figure, coloured by its value of ``param``."""
     figure, axis = plt.subplots(figsize=(8, 5))
     mine = curves[curves["metric"] == metric]
-    values = list(dict.fromkeys(mine[f"params.{param}"]))
+    values = ordered(mine[f"params.{param}"])
     colours = plt.get_cmap("tab10")
     for run_id, run in mine.groupby("run_id", sort=False):
         value = run[f"params.{param}"].iloc[0]
@@ -54,7 +56,8 @@ def overlaid_curves(curves: pd.DataFrame, param: str, metric: str, title: str) -
                   label=f"{param}={value}")
     handles, labels = axis.get_legend_handles_labels()
     unique = dict(zip(labels, handles))  # one legend entry per value, not per trial
-    axis.legend(unique.values(), unique.keys())
+    order = [f"{param}={value}" for value in values if f"{param}={value}" in unique]
+    axis.legend([unique[label] for label in order], order)
     axis.set_xlabel("Epochs")
     axis.set_ylabel(metric)
     axis.set_title(title)
@@ -71,7 +74,7 @@ def parallel_coordinates(trials: pd.DataFrame, params: Sequence[str], metric: st
         if pd.api.types.is_numeric_dtype(column):
             dimensions.append({"label": param, "values": column})
         else:  # categories as positions with their names as tick labels
-            names = list(dict.fromkeys(column))
+            names = ordered(column)
             dimensions.append({"label": param, "values": column.map(names.index), "tickvals": list(range(len(names))),
                                "ticktext": [str(n) for n in names]})
     dimensions.append({"label": metric, "values": trials["value"]})

@@ -71,6 +71,13 @@ def curves(sweeps: str | Sequence[str], tracking_uri: str | None = None, where: 
     return pd.DataFrame(rows)
 
 
+def ordered(values: pd.Series) -> list:
+    """A parameter's distinct values: numbers ascending, anything else in first-seen order
+    (for a grid, the order the search-space file lists them)."""
+    distinct = list(dict.fromkeys(values))
+    return sorted(distinct) if pd.api.types.is_numeric_dtype(values) else distinct
+
+
 def pick_study(studies: dict[str, float], sweep: str) -> str:
     """A sweep's main study among ``studies`` (name -> last start time): the one named after
     the sweep if it exists (no overrides), else the most recently run."""
@@ -126,7 +133,8 @@ def _row(run: Run) -> dict:
     return {
         "sweep": tags.get("sweep"), "study": tags.get("study"), "trial": int(tags.get("trial", -1)),
         "state": tags.get("state", run.info.status), "engine": tags.get("engine"), "run_id": run.info.run_id,
-        "parent_run_id": tags.get("mlflow.parentRunId"), "objective": metric, "direction": tags.get("objective.direction"),
+        "parent_run_id": tags.get("mlflow.parentRunId"), "objective": metric,
+        "direction": tags.get("objective.direction") or ("minimize" if any(w in metric for w in ("loss", "mae", "mse")) else "maximize"),
         "value": run.data.metrics.get(f"best_{metric}"), "data.source": tags.get("data.source"),
         **{f"params.{k}": v for k, v in run.data.params.items()},
         **{f"metrics.{k}": v for k, v in run.data.metrics.items()},

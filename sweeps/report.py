@@ -19,6 +19,7 @@ from scipy import stats
 
 from sweeps.console import render_table
 from sweeps.errors import ConfigError
+from sweeps.query import ordered
 
 ALPHA = 0.05
 
@@ -71,7 +72,7 @@ def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by:
     rows, sentences = [], []
     for param in by:
         for sweep, group in complete.groupby("sweep", sort=True):
-            values = list(dict.fromkeys(group[f"params.{param}"]))  # in first-seen order
+            values = ordered(group[f"params.{param}"])
             for value in values:
                 members = group[group[f"params.{param}"] == value]
                 rows.append(_row(sweep, param, value, members, samples, curves, metric, direction))
