@@ -11,6 +11,12 @@ implementation to it):
   including failed and interrupted ones.
 - ``records()`` lists every trial of the study (all invocations) for tables and resumes.
 - ``remaining()`` is how many more trials this study would run.
+- ``note(proposal, attrs)`` keeps facts with a running trial (its MLflow run id) at once, so
+  a crash cannot separate the two records; ``running()`` counts trials running anywhere;
+  ``shared``/``share`` read and write study-wide facts (the parent run all workers join).
+
+Several workers (processes or machines) may share one study: an engine never hands the same
+grid point to two of them, and fails the trials of a worker that died.
 """
 
 from __future__ import annotations
@@ -88,8 +94,24 @@ class Engine(ABC):
     def remaining(self) -> int:
         """How many more trials this study would run (0 when its budget or grid is spent)."""
 
+    @abstractmethod
+    def note(self, proposal: Proposal, attrs: dict[str, Any]) -> None:
+        """Keep ``attrs`` with a running trial now (they are also part of its outcome)."""
 
-def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str]) -> Engine:
+    @abstractmethod
+    def running(self) -> int:
+        """How many trials of the study are running, in this process or any other."""
+
+    @abstractmethod
+    def shared(self, key: str) -> Any:
+        """A study-wide fact, or ``None``."""
+
+    @abstractmethod
+    def share(self, key: str, value: Any) -> None:
+        """Record a study-wide fact for every worker of the study."""
+
+
+def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str], heartbeat: int = 60) -> Engine:
     """The engine ``spec.engine`` names, attached to (or creating) study ``study_name`` in ``stores``.
 
     Imported here, not at the top, so a sweep only loads the engine it uses.
@@ -97,7 +119,7 @@ def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str
     if spec.engine == "optuna":
         from sweeps.engines.optuna import OptunaEngine
 
-        return OptunaEngine(spec, stores.storage, study_name, identity)
+        return OptunaEngine(spec, stores.storage, study_name, identity, heartbeat)
     if spec.engine == "keras_tuner":
         from sweeps.engines.keras_tuner import KerasTunerEngine
 

@@ -86,8 +86,7 @@ class KerasTunerEngine(Engine):
         self.oracle.end_trial(trial)
         if outcome.state != COMPLETE and isinstance(self.oracle, GridOracle):
             self.oracle.failed_here.add(point_key(proposal.params))
-        self._facts["trials"][trial.trial_id] = outcome.attrs
-        self._save_facts()
+        self.note(proposal, outcome.attrs)
 
     def records(self) -> list[TrialRecord]:
         return [
@@ -106,6 +105,20 @@ class KerasTunerEngine(Engine):
         elif self.spec.sampler["type"] == "hyperband":  # trials still to create, plus failed ones to re-run
             budget = min(budget, hyperband_trials(self.oracle) - len(self.oracle.trials) + len(self.oracle._retry_queue))
         return max(0, budget)
+
+    def note(self, proposal: Proposal, attrs: dict[str, Any]) -> None:
+        self._facts["trials"][proposal.handle.trial_id] = {**self._facts["trials"].get(proposal.handle.trial_id, {}), **attrs}
+        self._save_facts()
+
+    def running(self) -> int:
+        return sum(t.status == "RUNNING" for t in self.oracle.trials.values())
+
+    def shared(self, key: str) -> Any:
+        return self._facts.get("shared", {}).get(key)
+
+    def share(self, key: str, value: Any) -> None:
+        self._facts.setdefault("shared", {})[key] = value
+        self._save_facts()
 
     def _queue_unfinished(self) -> None:
         """After a reload, run again exactly the trials that failed or were cut off by a crash.

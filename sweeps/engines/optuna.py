@@ -8,6 +8,11 @@ the points without a COMPLETE or PRUNED trial to run again on resume.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import warnings
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -20,9 +25,15 @@ from sweeps.spec import SweepSpec, point_key
 from sweeps.stores import mask
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Heartbeats and the stale-trial retry are used deliberately with ask/tell (Optuna's own loop
+# would start the heartbeat thread; here ``_beat`` does): their notices would only alarm users.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 logging.getLogger("optuna").setLevel(logging.WARNING)
 
 _STATES = {COMPLETE: TrialState.COMPLETE, PRUNED: TrialState.PRUNED, FAIL: TrialState.FAIL}
+_STEPPED_ASIDE = "sweeps.stepped_aside"  # a ticket that lost a grid point to an earlier one; not a trial
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -39,40 +50,57 @@ class OptunaEngine(Engine):
 
     name = "optuna"
 
-    def __init__(self, spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str]) -> None:
+    def __init__(self, spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str],
+                 heartbeat: int = 60) -> None:
         self.spec = spec
         self._distributions = {name: _distribution(param) for name, param in spec.params.items()}
         self._grid = spec.grid_points() if spec.sampler["type"] == "grid" else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
+        self._beats: dict[int, threading.Event] = {}
         try:
+            # Heartbeats let any worker fail (and retry) the trials of a worker that died.
+            rdb = optuna.storages.RDBStorage(
+                storage, heartbeat_interval=heartbeat, grace_period=2 * heartbeat,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
             self.study = optuna.create_study(
-                study_name=study_name, storage=storage, load_if_exists=True, direction=spec.direction,
+                study_name=study_name, storage=rdb, load_if_exists=True, direction=spec.direction,
                 sampler=optuna.samplers.RandomSampler(), pruner=_pruner(spec.pruner),
             )
         except Exception as error:  # SQLAlchemy raises many kinds for a bad or unreachable URL
-            raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {_first_line(error)}") from None
+            raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {mask(_first_line(error))}") from None
         _check_identity(self.study, identity, study_name)
         # A fixed seed would replay the same proposals on every resume; offsetting it by the
         # trials already made keeps runs reproducible without repeating them.
         self.study.sampler = _sampler(spec, len(self.study.trials))
+        self._fail_abandoned()
 
     def ask(self) -> Proposal | None:
-        if self.remaining() == 0:
-            return None
-        if self._grid is not None:
-            taken = self._taken(self.study.get_trials(deepcopy=False))
-            point = next(p for p in self._grid if point_key(p) not in taken)
-            self.study.enqueue_trial(point, skip_if_exists=False)
-        trial = self.study.ask(self._distributions)
-        return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
+        self._fail_abandoned()
+        while self.remaining() > 0:
+            if self._grid is not None:
+                self._enqueue_next_point()
+            trial = self.study.ask(self._distributions)
+            if self._grid is not None and self._claimed_by_earlier(trial):
+                trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker holds this point
+                self.study.tell(trial, state=TrialState.FAIL)
+                continue
+            for key, value in {"worker": _WORKER, "mlflow_run_id": None, "error": None}.items():
+                trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
+            self._beat(trial)
+            return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
+        return None
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
         proposal.handle.report(value, epoch)
         return proposal.handle.should_prune()
 
-    def tell(self, proposal: Proposal, outcome: Outcome) -> None:
-        for key, value in outcome.attrs.items():
+    def note(self, proposal: Proposal, attrs: dict[str, Any]) -> None:
+        for key, value in attrs.items():
             proposal.handle.set_user_attr(key, value)
+
+    def tell(self, proposal: Proposal, outcome: Outcome) -> None:
+        self._beats.pop(proposal.number, threading.Event()).set()
+        self.note(proposal, outcome.attrs)
         if outcome.state == COMPLETE:
             self.study.tell(proposal.handle, outcome.value)
         else:
@@ -83,7 +111,7 @@ class OptunaEngine(Engine):
     def records(self) -> list[TrialRecord]:
         return [
             TrialRecord(t.number, t.state.name, dict(t.params), t.value, dict(t.user_attrs))
-            for t in self.study.get_trials(deepcopy=False)
+            for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get(_STEPPED_ASIDE)
         ]
 
     def remaining(self) -> int:
@@ -96,9 +124,79 @@ class OptunaEngine(Engine):
         missing = sum(point_key(p) not in taken for p in self._grid)
         return max(0, min(missing, self.spec.trials - finished))
 
+    def running(self) -> int:
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+    def shared(self, key: str) -> Any:
+        return self.study.user_attrs.get(key)
+
+    def share(self, key: str, value: Any) -> None:
+        self.study.set_user_attr(key, value)
+
     def _taken(self, trials: list[optuna.trial.FrozenTrial]) -> set[str]:
         """Grid points not to propose now: done, running elsewhere, or failed in this invocation."""
         return {point_key(t.params) for t in trials if t.state in (*_DONE, TrialState.RUNNING)} | self._failed_here
+
+    def _enqueue_next_point(self) -> None:
+        """Queue the first missing grid point, unless one is already waiting to be run."""
+        trials = self.study.get_trials(deepcopy=False)
+        if any(t.state == TrialState.WAITING for t in trials):
+            return  # e.g. a retry of a dead worker's trial: run that first
+        taken = self._taken(trials)
+        point = next(p for p in self._grid if point_key(p) not in taken)
+        self.study.enqueue_trial(point, skip_if_exists=False)
+
+    def _claimed_by_earlier(self, trial: optuna.Trial) -> bool:
+        """Whether a lower-numbered trial waits for, runs or finished the same point: two workers
+        can queue one point at the same moment, and only the first ticket may train it."""
+        mine = point_key(trial.params)
+        for other in self.study.get_trials(deepcopy=False):
+            if other.number >= trial.number or other.user_attrs.get(_STEPPED_ASIDE):
+                continue
+            params = other.params or other.system_attrs.get("fixed_params") or {}
+            if other.state in (*_DONE, TrialState.RUNNING, TrialState.WAITING) and point_key(params) == mine:
+                return True
+        return False
+
+    def _beat(self, trial: optuna.Trial) -> None:
+        """Record heartbeats for ``trial`` from a daemon thread until it is told."""
+        storage, stop = self.study._storage, threading.Event()
+        self._beats[trial.number] = stop
+
+        def beat() -> None:
+            while not stop.is_set():
+                storage.record_heartbeat(trial._trial_id)
+                stop.wait(storage.get_heartbeat_interval())
+
+        threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True).start()
+
+    def _fail_abandoned(self) -> None:
+        """Fail the trials of workers that died: at once when the worker ran on this machine and
+        its process is gone (and queue the same values again), else once its heartbeat is stale."""
+        optuna.storages.fail_stale_trials(self.study)
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.number not in self._beats and not worker_alive(trial.user_attrs.get("worker", "")):
+                self.study.tell(trial.number, state=TrialState.FAIL)
+                if self._grid is None:
+                    self.study.enqueue_trial(dict(trial.params), skip_if_exists=False)
+
+
+def worker_alive(worker: str) -> bool:
+    """Whether ``host:pid`` names a live sweeps process; ``True`` for other hosts (their
+    heartbeats decide) and for trials recorded without a worker."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a reused pid belongs to some other program
+        return b"sweeps" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
 
 
 def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: str) -> None:
