@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(0, "run")  # `python -m sweeps imdb_depth` is `run imdb_depth`
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = argv[1:]  # the command's own arguments, for --jobs workers
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -88,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tracking-uri", help="MLflow store (env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)")
     run.add_argument("--storage", help="Optuna storage URL (default sqlite:///mlruns/optuna.db)")
     run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
+    run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (TensorFlow's threads divided)")
+    run.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",
+                     help="a running trial's heartbeat; a worker silent for twice this is presumed dead (default 60)")
+    run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --jobs
+    run.add_argument("--threads", type=int, help=argparse.SUPPRESS)  # TensorFlow threads of a --jobs worker
     run.set_defaults(handler=cmd_run)
 
     listing = commands.add_parser("list", parents=[common], help=cmd_list.__doc__, description=cmd_list.__doc__)
@@ -129,10 +136,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
     _import_tensorflow(quietly=not args.debug)
+    if args.threads:  # before TensorFlow starts its thread pools
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     from pipelines._data import DataOptions
     from sweeps.runner import RunOptions, run_sweep
     from sweeps.spec import load_spec
     from sweeps.stores import Stores, mask
+    from sweeps.workers import launch, threads_per_worker
 
     overrides = _parse_overrides(args.overrides)
     if args.epochs is not None:
@@ -140,10 +153,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(_find_space(args), overrides, args.trials, args.repeats)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
+    if args.jobs < 1 or args.heartbeat < 1:
+        raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
+    if args.jobs > 1 and spec.engine != "optuna":
+        raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
     stores = Stores.resolve(args.tracking_uri, args.storage)
     print(f"{spec.name}: {spec.description}", file=sys.stderr)
     print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
-    result = run_sweep(spec, RunOptions(stores, DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir), args.study))
+    options = RunOptions(stores, DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir), args.study,
+                         args.heartbeat, worker=args.worker)
+    if args.jobs > 1:
+        print(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in "
+              f"{stores.cache_dir.parent / 'logs'}", file=sys.stderr)
+        worker_argv = _without_jobs(args.argv)
+        options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.cache_dir.parent / "logs", poll))
+    result = run_sweep(spec, options)
+    if args.worker:
+        return EXIT_OK
     print(f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now")
     print(result.table())
     if result.best is not None:
@@ -241,6 +267,19 @@ def _import_tensorflow(quietly: bool) -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _without_jobs(argv: Sequence[str]) -> list[str]:
+    """``argv`` minus ``--jobs N`` / ``--jobs=N`` (what each worker is started with)."""
+    kept, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--jobs":
+            skip = True
+        elif not item.startswith("--jobs="):
+            kept.append(item)
+    return kept
 
 
 def _parse_overrides(items: Sequence[str]) -> dict[str, object]:

@@ -19,13 +19,15 @@ from sweeps.engines import COMPLETE, TrialRecord
 class Progress:
     """A bar over the trials this invocation will run, showing the best value so far."""
 
-    def __init__(self, sweep: str, total: int, metric: str, best: float | None) -> None:
+    def __init__(self, sweep: str, total: int, metric: str, best: float | None, shown: bool = True) -> None:
         self.metric, self.best = metric, best
-        self.bar = tqdm(total=total, desc=sweep, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=True)
+        self.bar = tqdm(total=total, desc=sweep, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=True,
+                        disable=not shown)
+        self._start: set[int] | None = None
         self._show()
 
     def note(self, text: str) -> None:
-        """Print a line above the bar."""
+        """Print a line above the bar (or just the line, without a bar)."""
         self.bar.write(text, file=sys.stderr)
 
     def epoch_callback(self, label: str, epochs: int) -> keras.callbacks.Callback:
@@ -40,10 +42,22 @@ class Progress:
 
         return _EpochProgress()
 
-    def trial_done(self, best: float | None) -> None:
+    def trial_done(self, best: float | None, summary: str = "") -> None:
         self.best = best
         self.bar.update(1)
+        if self.bar.disable and summary:  # no bar (a --jobs worker's log): one line per trial
+            self.note(summary)
         self._show()
+
+    def show_study(self, records: Sequence[TrialRecord], direction: str) -> None:
+        """Catch up with trials other processes finished (``--jobs``)."""
+        finished = {r.number for r in records if r.state != "RUNNING"}
+        if self._start is None:
+            self._start = finished
+        self.bar.n = len(finished - self._start)
+        best = best_record(records, direction)
+        self.best = None if best is None else best.value
+        self._show(f"{sum(r.state == 'RUNNING' for r in records)} running")
 
     def close(self) -> None:
         self.bar.close()

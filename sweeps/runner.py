@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from sweeps import plots, query
 from sweeps.console import Progress, best_record, trials_table
 from sweeps.engines import COMPLETE, FAIL, PRUNED, TrialRecord, open_engine
 from sweeps.errors import SweepAborted
+from sweeps.recovery import close_orphaned_runs, join_or_start_parent
 from sweeps.spec import SweepSpec
 from sweeps.stores import Stores, mask
 from sweeps.tracked_trial import Datasets, SweepContext, run_tracked_trial, shielded
@@ -36,6 +38,10 @@ class RunOptions:
     stores: Stores
     data: DataOptions = field(default_factory=DataOptions)
     study: str | None = None  # default: the sweep's name, plus any overrides
+    heartbeat: int = 60       # seconds between a running trial's heartbeats (a dead worker's
+                              # trial is failed after twice that)
+    launch_workers: Callable[[Callable[[], None]], None] | None = None  # --jobs: run trials elsewhere
+    worker: bool = False      # a --jobs worker: joins the parent run, leaves closing it to the launcher
 
 
 @dataclass
@@ -48,8 +54,6 @@ class SweepResult:
     ran: int
     parent_run_id: str | None
     dataset: Dataset
-    epochs_trained: int = 0  # by the trials this invocation ran (folds included)
-    epochs_budget: int = 0   # what they would have trained without early stopping or pruning
     optuna_study: Any = None  # for Optuna's own plots, when the engine is Optuna
 
     @property
@@ -93,7 +97,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     options.stores.prepare()
     name = options.study or study_name(spec)
     engine = open_engine(spec, options.stores, name, {
-        "sweeps.fingerprint": spec.fingerprint(), "data.source": dataset.source.kind})
+        "sweeps.fingerprint": spec.fingerprint(), "data.source": dataset.source.kind}, options.heartbeat)
     result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=getattr(engine, "study", None))
     if engine.remaining() == 0:
         return result
@@ -102,16 +106,25 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
               "data.fingerprint": dataset.source.fingerprint, "git.commit": git_commit(spec.path.parent.absolute()),
               "objective.metric": spec.metric, "objective.direction": spec.direction,
               "worker.host": socket.gethostname(), "worker.pid": os.getpid()}
-    parent = tracker.start_run(f"{name} {_now()}", {**common, "sampler": spec.sampler["type"],
-                                                   "storage": mask(options.stores.storage)})
+    closed = close_orphaned_runs(tracker, engine.records())
+    if closed:
+        print(f"  note: closed {closed} run(s) left RUNNING by a worker that died", file=sys.stderr)
+    parent, joined = join_or_start_parent(tracker, engine, lambda: tracker.start_run(
+        f"{name} {_now()}", {**common, "sampler": spec.sampler["type"], "storage": mask(options.stores.storage)}))
     result.parent_run_id = parent
     status = KILLED
-    progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best))
+    progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best), shown=not options.worker)
     try:
-        fixed = {k: v for k, v in spec.hyperparameters({}).items() if k not in spec.params}
-        tracker.log(parent, params={**fixed, "trials": spec.trials, "data.location": dataset.source.location})
-        tracker.log_text(parent, spec.text, "search_space.yaml")
-        _loop(SweepContext(spec, engine, tracker, pipeline, datasets, parent, common, progress), result)
+        if not joined:
+            fixed = {k: v for k, v in spec.hyperparameters({}).items() if k not in spec.params}
+            tracker.log(parent, params={**fixed, "trials": spec.trials, "data.location": dataset.source.location})
+            tracker.log_text(parent, spec.text, "search_space.yaml")
+        if options.launch_workers:
+            before = {r.number for r in engine.records() if r.state != "RUNNING"}
+            options.launch_workers(lambda: progress.show_study(engine.records(), spec.direction))
+            result.ran = len({r.number for r in engine.records() if r.state != "RUNNING"} - before)
+        else:
+            _loop(SweepContext(spec, engine, tracker, pipeline, datasets, parent, common, progress), result)
         status = FINISHED
     except SweepAborted:
         status = FAILED
@@ -120,7 +133,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         progress.close()
         with shielded():
             result.records = engine.records()
-            _close_parent(tracker, parent, result, status)
+            if not options.worker and engine.running() == 0:  # the last one out closes the shared parent
+                _close_parent(tracker, parent, result, status)
     return result
 
 
@@ -130,9 +144,8 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
     while (proposal := engine.ask()) is not None:
         outcome = run_tracked_trial(ctx, proposal)
         result.ran += 1
-        result.epochs_trained += outcome.attrs.get("epochs_trained", 0)
-        result.epochs_budget += outcome.attrs.get("epochs_budget", 0)
-        progress.trial_done(_value(best_record(engine.records(), spec.direction)))
+        progress.trial_done(_value(best_record(engine.records(), spec.direction)),
+                            f"trial {proposal.number} {proposal.params}: {outcome.state} {spec.metric}={outcome.value}")
         if outcome.state != FAIL:
             failures.clear()
             continue
@@ -148,8 +161,11 @@ def _close_parent(tracker: Tracker, parent: str, result: SweepResult, status: st
     counts = {state: sum(r.state == state for r in result.records) for state in (COMPLETE, PRUNED, FAIL)}
     try:
         metrics = {f"trials_{state.lower()}": count for state, count in counts.items()}
-        metrics.update(epochs_trained_total=result.epochs_trained, epochs_budget_total=result.epochs_budget,
-                       epochs_saved=result.epochs_budget - result.epochs_trained)
+        # Epochs of every trial run under this parent (by any worker), against the epochs they
+        # would have trained with no early stopping, pruning or Hyperband.
+        mine = [r.attrs for r in result.records if r.attrs.get("mlflow_parent_run_id") == parent]
+        trained, budget = sum(a.get("epochs_trained") or 0 for a in mine), sum(a.get("epochs_budget") or 0 for a in mine)
+        metrics.update(epochs_trained_total=trained, epochs_budget_total=budget, epochs_saved=budget - trained)
         tags: dict[str, Any] = {}
         if best is not None:
             metrics[f"best_{result.spec.metric}"] = best.value

@@ -52,7 +52,10 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
     spec, engine, tracker, progress = ctx.spec, ctx.engine, ctx.tracker, ctx.progress
     hp = {**spec.hyperparameters(proposal.params), **proposal.overrides}
     run_id = tracker.start_run(f"trial-{proposal.number}", {**ctx.tags, "trial": proposal.number, **proposal.tags}, ctx.parent_run_id)
-    outcome = Outcome(FAIL, attrs={"mlflow_run_id": run_id, "error": "interrupted"})
+    # Noted at once, so a crash cannot separate the two records.
+    engine.note(proposal, {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id})
+    outcome = Outcome(FAIL, attrs={"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id,
+                                   "error": "interrupted"})
     interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
     try:
         tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
@@ -65,13 +68,14 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
             fitted = trial.run(ctx.pipeline, dataset, hp, spec.metric, spec.direction, callbacks,
                                trial.Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint))
         outcome = Outcome(PRUNED if pruning.pruned else COMPLETE, fitted.value, {
-            "mlflow_run_id": run_id, **fitted.test, **fitted.metrics, "best_epoch": fitted.best_epoch,
+            "mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id, **fitted.test, **fitted.metrics, "best_epoch": fitted.best_epoch,
             "epochs_trained": fitted.epochs_trained, "epochs_budget": _epoch_budget(spec, hp, proposal)})
         _log_fitted(tracker, run_id, spec, proposal, fitted)
         interrupted = False
     except Exception as error:
         interrupted = False
-        outcome = Outcome(FAIL, attrs={"mlflow_run_id": run_id, "error": _one_line(error)})
+        outcome = Outcome(FAIL, attrs={"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id,
+                                       "error": _one_line(error)})
         tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
     finally:
         with shielded():
