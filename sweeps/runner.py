@@ -141,7 +141,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
 def _loop(ctx: SweepContext, result: SweepResult) -> None:
     spec, engine, progress = ctx.spec, ctx.engine, ctx.progress
     failures: list[str] = []
-    while (proposal := engine.ask()) is not None:
+    while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
+        close_orphaned_runs(ctx.tracker, engine.records())  # ...whose runs are ended here
         outcome = run_tracked_trial(ctx, proposal)
         result.ran += 1
         progress.trial_done(_value(best_record(engine.records(), spec.direction)),

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_ROOT = Path("mlruns")
 _PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]*)@")
@@ -42,6 +47,22 @@ class Stores:
         for url in (self.tracking_uri, self.storage):
             if url.startswith("sqlite:///"):
                 Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def retrying(action: Callable[[], T], attempts: int = 3, pause: float = 0.5) -> T:
+    """``action()``, tried again after a pause if it raises.
+
+    For creating shared stores: workers started together race to create the same tables,
+    experiment or study, and all but one fail once before finding them made.
+    """
+    for attempt in range(attempts):
+        try:
+            return action()
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(pause * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def mask(url: str) -> str:

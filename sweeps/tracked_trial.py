@@ -68,8 +68,9 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
             fitted = trial.run(ctx.pipeline, dataset, hp, spec.metric, spec.direction, callbacks,
                                trial.Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint))
         outcome = Outcome(PRUNED if pruning.pruned else COMPLETE, fitted.value, {
-            "mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id, **fitted.test, **fitted.metrics, "best_epoch": fitted.best_epoch,
-            "epochs_trained": fitted.epochs_trained, "epochs_budget": _epoch_budget(spec, hp, proposal)})
+            "mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id, **fitted.test, **fitted.metrics,
+            "best_epoch": fitted.best_epoch, "epochs_trained": fitted.epochs_trained,
+            "epochs_budget": _epoch_budget(spec, hp, proposal)})
         _log_fitted(tracker, run_id, spec, proposal, fitted)
         interrupted = False
     except Exception as error:

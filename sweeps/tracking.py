@@ -21,7 +21,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from sweeps.errors import StoreError
-from sweeps.stores import mask
+from sweeps.stores import mask, retrying
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -38,14 +38,17 @@ class Tracker:
 
     def __init__(self, tracking_uri: str, experiment: str, description: str = "") -> None:
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri)
+
+        def open_experiment() -> tuple[MlflowClient, str]:
+            client = MlflowClient(tracking_uri)  # creates the store's tables on first use
+            found = client.get_experiment_by_name(experiment)
+            return client, found.experiment_id if found else client.create_experiment(
+                experiment, tags={"sweep": experiment, "mlflow.note.content": description})
+
         try:
-            found = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = found.experiment_id if found else self.client.create_experiment(
-                experiment, tags={"sweep": experiment, "mlflow.note.content": description}
-            )
+            self.client, self.experiment_id = retrying(open_experiment)
         except Exception as error:  # MLflow wraps store failures in several exception types
-            raise StoreError(f"--tracking-uri {mask(tracking_uri)}: cannot open MLflow: {str(error).splitlines()[0]}") from None
+            raise StoreError(f"--tracking-uri {mask(tracking_uri)}: cannot open MLflow: {mask(str(error).splitlines()[0])}") from None
 
     def start_run(self, name: str, tags: Mapping[str, Any], parent_id: str | None = None) -> str:
         """Create a RUNNING run (nested under ``parent_id`` if given); return its id."""

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from optuna.trial import TrialState
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal, TrialRecord
 from sweeps.errors import ConfigError, StoreError
 from sweeps.spec import SweepSpec, point_key
-from sweeps.stores import mask
+from sweeps.stores import mask, retrying
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Heartbeats and the stale-trial retry are used deliberately with ask/tell (Optuna's own loop
@@ -59,13 +60,13 @@ class OptunaEngine(Engine):
         self._beats: dict[int, threading.Event] = {}
         try:
             # Heartbeats let any worker fail (and retry) the trials of a worker that died.
-            rdb = optuna.storages.RDBStorage(
+            rdb = retrying(lambda: optuna.storages.RDBStorage(
                 storage, heartbeat_interval=heartbeat, grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
-            self.study = optuna.create_study(
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)))
+            self.study = retrying(lambda: optuna.create_study(
                 study_name=study_name, storage=rdb, load_if_exists=True, direction=spec.direction,
                 sampler=optuna.samplers.RandomSampler(), pruner=_pruner(spec.pruner),
-            )
+            ))
         except Exception as error:  # SQLAlchemy raises many kinds for a bad or unreachable URL
             raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {mask(_first_line(error))}") from None
         _check_identity(self.study, identity, study_name)
@@ -75,20 +76,31 @@ class OptunaEngine(Engine):
         self._fail_abandoned()
 
     def ask(self) -> Proposal | None:
-        self._fail_abandoned()
-        while self.remaining() > 0:
-            if self._grid is not None:
-                self._enqueue_next_point()
-            trial = self.study.ask(self._distributions)
-            if self._grid is not None and self._claimed_by_earlier(trial):
-                trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker holds this point
-                self.study.tell(trial, state=TrialState.FAIL)
+        """The next trial; when none is left but other workers' trials still run, wait for
+        them, since a worker that dies leaves its trial to be failed and retried here."""
+        while True:
+            self._fail_abandoned()
+            if self.remaining() > 0:
+                proposal = self._next()
+                if proposal is not None:
+                    return proposal
                 continue
-            for key, value in {"worker": _WORKER, "mlflow_run_id": None, "error": None}.items():
-                trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
-            self._beat(trial)
-            return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
-        return None
+            if not any(t.number not in self._beats for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
+                return None
+            time.sleep(min(5, self.study._storage.get_heartbeat_interval()))
+
+    def _next(self) -> Proposal | None:
+        if self._grid is not None:
+            self._enqueue_next_point()
+        trial = self.study.ask(self._distributions)
+        if self._grid is not None and self._claimed_by_earlier(trial):
+            trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker holds this point
+            self.study.tell(trial, state=TrialState.FAIL)
+            return None
+        for key, value in {"worker": _WORKER, "mlflow_run_id": None, "error": None}.items():
+            trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
+        self._beat(trial)
+        return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
         proposal.handle.report(value, epoch)
