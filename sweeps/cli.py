@@ -54,15 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(error: Exception) -> int:
     from pipelines._data import DataError
+    from sweeps.stores import mask
 
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if isinstance(error, (ConfigError, DataError)):
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {mask(text)}", file=sys.stderr)
         return EXIT_USAGE
     if isinstance(error, (StoreError, SweepAborted)):
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {mask(text)}", file=sys.stderr)
         return EXIT_FAILURE
-    print(f"error: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''} "
-          "(run again with --debug for the traceback)", file=sys.stderr)
+    print(f"error: {type(error).__name__}: {mask(text)} (run again with --debug for the traceback)", file=sys.stderr)
     return EXIT_FAILURE
 
 
