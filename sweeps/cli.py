@@ -9,20 +9,18 @@ answer at once.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-import yaml
+from sweeps.commands.nightly import DEFAULT_TIME, cmd_history, cmd_nightly, cmd_schedule
+from sweeps.commands.report import cmd_report, cmd_ui
+from sweeps.commands.run import cmd_list, cmd_run
+from sweeps.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, StoreError, SweepAborted
 
-from sweeps.errors import ConfigError, StoreError, SweepAborted
-
-COMMANDS = ("run", "list", "report", "ui")
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("run", "list", "report", "ui", "nightly", "schedule", "history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `sweeps list | head`: the reader left, nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -117,200 +118,26 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     ui.add_argument("--tracking-uri", help="MLflow store (env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)")
     ui.set_defaults(handler=cmd_ui)
+
+    night = commands.add_parser("nightly", parents=[common], help=cmd_nightly.__doc__.splitlines()[0], description=cmd_nightly.__doc__)
+    night.add_argument("--date", help="the night to run, YYYY-MM-DD (default: today)")
+    night.add_argument("--schedule", type=Path, help="schedule file (default: search_spaces/nightly.yaml)")
+    night.add_argument("--data-dir", type=Path, default=os.environ.get("SWEEPS_DATA_DIR"), help="as for run")
+    night.add_argument("--tracking-uri", help="as for run")
+    night.add_argument("--storage", help="as for run")
+    night.set_defaults(handler=cmd_nightly)
+
+    schedule = commands.add_parser("schedule", parents=[common], help=cmd_schedule.__doc__, description=cmd_schedule.__doc__)
+    kind = schedule.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--cron", action="store_true", help="a crontab line")
+    kind.add_argument("--systemd", action="store_true", help="a systemd service and timer")
+    schedule.add_argument("--at", default=DEFAULT_TIME, metavar="HH:MM", help=f"time of day (default {DEFAULT_TIME})")
+    schedule.set_defaults(handler=cmd_schedule)
+
+    hist = commands.add_parser("history", parents=[common], help=cmd_history.__doc__, description=cmd_history.__doc__)
+    hist.add_argument("name", help="a sweep listed in the nightly schedule")
+    hist.add_argument("--tracking-uri", help="as for run")
+    hist.set_defaults(handler=cmd_history)
     return parser
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    """List the named sweeps with their one-line descriptions."""
-    files = sorted(_spaces_dir(args).glob("*.yaml"))
-    width = max((len(f.stem) for f in files), default=0)
-    for path in files:
-        try:
-            document = yaml.safe_load(path.read_text()) or {}
-            summary = f"[{document.get('pipeline', '?')}] {document.get('description', '')}"
-        except (yaml.YAMLError, AttributeError) as error:
-            summary = f"(unreadable: {type(error).__name__})"
-        print(f"{path.stem.ljust(width)}  {summary}")
-    return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
-    _import_tensorflow(quietly=not args.debug)
-    if args.threads:  # before TensorFlow starts its thread pools
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    from pipelines._data import DataOptions
-    from sweeps.runner import RunOptions, run_sweep
-    from sweeps.spec import load_spec
-    from sweeps.stores import Stores, mask
-    from sweeps.workers import launch, threads_per_worker
-
-    overrides = _parse_overrides(args.overrides)
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    spec = load_spec(_find_space(args), overrides, args.trials, args.repeats)
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
-    if args.jobs < 1 or args.heartbeat < 1:
-        raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
-    if args.jobs > 1 and spec.engine != "optuna":
-        raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
-    stores = Stores.resolve(args.tracking_uri, args.storage)
-    print(f"{spec.name}: {spec.description}", file=sys.stderr)
-    print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
-    options = RunOptions(stores, DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir), args.study,
-                         args.heartbeat, worker=args.worker)
-    if args.jobs > 1:
-        print(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in "
-              f"{stores.cache_dir.parent / 'logs'}", file=sys.stderr)
-        worker_argv = _without_jobs(args.argv)
-        options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.cache_dir.parent / "logs", poll))
-    result = run_sweep(spec, options)
-    if args.worker:
-        return EXIT_OK
-    print(f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now")
-    print(result.table())
-    if result.best is not None:
-        print(f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} "
-              + " ".join(f"{k}={v}" for k, v in result.best.params.items()))
-    if result.ran == 0:
-        print("nothing to run: the study's budget or grid is spent (raise --trials to run more)")
-    if result.dataset.source.kind == "generated":
-        print("NOTE: these results come from GENERATED data, not the real dataset")
-    print(f"see every trial: mlflow ui --backend-store-uri {mask(stores.tracking_uri)}")
-    return EXIT_OK
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """Compare a sweep's trials by parameter: mean +- std, best, test metric, peak epoch, significance."""
-    from sweeps import query, report
-    from sweeps.plots import write_sweep_plots
-
-    trials = query.runs(args.names, args.tracking_uri, args.where, args.study)
-    if trials.empty:
-        raise ConfigError(f"no trials of {', '.join(args.names)} match" + (f" --where {args.where!r}" if args.where else ""))
-    for sweep, group in trials.groupby("sweep"):
-        if group["study"].nunique() == 1 and args.study is None:
-            print(f"{sweep}: study {group['study'].iloc[0]}, {len(group)} trial(s)", file=sys.stderr)
-    by = args.by or _swept(args, args.names) or report.varied(trials)
-    samples = query.samples(args.names, args.tracking_uri, args.where, args.study)
-    curves = query.curves(args.names, args.tracking_uri, args.where, args.study)
-    result = report.build(trials, samples, curves, by)
-    print(result.render(args.format))
-    if args.plots:
-        study = _optuna_study(args, trials) if (trials["engine"] == "optuna").all() and len(args.names) == 1 else None
-        for path in write_sweep_plots(trials, curves, by, result.metric, args.plots, study):
-            print(f"wrote {path}", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_ui(args: argparse.Namespace) -> int:
-    """Start the MLflow UI on this project's store (Ctrl-C stops it)."""
-    import subprocess
-
-    from sweeps.stores import Stores, mask
-
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or Stores.resolve().tracking_uri
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    print(f"MLflow UI for {mask(uri)} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    try:
-        _, errors = server.communicate()
-    except KeyboardInterrupt:
-        server.terminate()
-        server.wait(timeout=30)
-        return EXIT_OK
-    last = (errors or "").strip().splitlines()
-    raise StoreError(f"the MLflow UI stopped (exit {server.returncode}): {last[-1] if last else 'no message'}")
-
-
-def _swept(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
-    """The params the sweeps' search-space files vary, where those files are at hand."""
-    swept: list[str] = []
-    for name in names:
-        path = _spaces_dir(args) / f"{name}.yaml"
-        try:
-            swept += list((yaml.safe_load(path.read_text()) or {}).get("params", {}))
-        except (OSError, yaml.YAMLError, AttributeError):
-            return []
-    return list(dict.fromkeys(swept))
-
-
-def _optuna_study(args: argparse.Namespace, trials: object) -> object:
-    import optuna
-
-    from sweeps.stores import Stores
-
-    try:
-        return optuna.load_study(study_name=trials["study"].iloc[0], storage=Stores.resolve(storage=args.storage).storage)
-    except Exception:  # plots of the study are a bonus: the MLflow ones are written regardless
-        return None
-
-
-def _import_tensorflow(quietly: bool) -> None:
-    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) silenced.
-
-    They are written straight to file descriptor 2 before TensorFlow's logging is set up, so
-    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; a Python import error still surfaces normally.
-    """
-    if not quietly:
-        import tensorflow  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _without_jobs(argv: Sequence[str]) -> list[str]:
-    """``argv`` minus ``--jobs N`` / ``--jobs=N`` (what each worker is started with)."""
-    kept, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item == "--jobs":
-            skip = True
-        elif not item.startswith("--jobs="):
-            kept.append(item)
-    return kept
-
-
-def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
-    overrides: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. --set units=32")
-        try:
-            overrides[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: cannot read the value {value!r}") from None
-    return overrides
-
-
-def _spaces_dir(args: argparse.Namespace) -> Path:
-    if args.spaces is not None:
-        return args.spaces
-    local = Path("search_spaces")
-    return local if local.is_dir() else Path(__file__).resolve().parent.parent / "search_spaces"
-
-
-def _find_space(args: argparse.Namespace) -> Path:
-    name, directory = args.name, _spaces_dir(args)
-    if "/" in name or "\\" in name or name.startswith("."):
-        raise ConfigError(f"sweep name {name!r}: a name, not a path; sweeps live in {directory}/ as NAME.yaml")
-    path = directory / f"{name.removesuffix('.yaml')}.yaml"
-    if path.is_file():
-        return path
-    known = sorted(p.stem for p in directory.glob("*.yaml"))
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(f"unknown sweep {name!r}{hint}; available: {', '.join(known) or f'none in {directory}'}")

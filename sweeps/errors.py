@@ -8,6 +8,10 @@ A ``DataError`` from ``pipelines._data`` (a bad data file) is reported like a co
 
 from __future__ import annotations
 
+# Exit codes of the command line: success, other failures, bad usage / config / data,
+# a nightly regression (so cron or CI can tell it from a crash), interrupted.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
 
 class ConfigError(Exception):
     """A search space, option or override breaks a rule. The message names where and which."""

@@ -42,6 +42,7 @@ class RunOptions:
                               # trial is failed after twice that)
     launch_workers: Callable[[Callable[[], None]], None] | None = None  # --jobs: run trials elsewhere
     worker: bool = False      # a --jobs worker: joins the parent run, leaves closing it to the launcher
+    tags: dict[str, str] = field(default_factory=dict)  # on every run (nightly: the date)
 
 
 @dataclass
@@ -105,7 +106,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     common = {"sweep": spec.name, "study": name, "engine": spec.engine, "data.source": dataset.source.kind,
               "data.fingerprint": dataset.source.fingerprint, "git.commit": git_commit(spec.path.parent.absolute()),
               "objective.metric": spec.metric, "objective.direction": spec.direction,
-              "worker.host": socket.gethostname(), "worker.pid": os.getpid()}
+              "worker.host": socket.gethostname(), "worker.pid": os.getpid(), **options.tags}
     closed = close_orphaned_runs(tracker, engine.records())
     if closed:
         print(f"  note: closed {closed} run(s) left RUNNING by a worker that died", file=sys.stderr)

@@ -14,6 +14,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeps.cli import main
+from sweeps.commands.common import sweep_files
 from tests.conftest import REPO, mlflow_runs, run_sweeps
 from tests.test_spec import BASE
 
@@ -76,7 +77,7 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> No
 def test_list_shows_every_sweep_with_its_description(tmp_path: Path) -> None:
     listed = run_sweeps("list", cwd=tmp_path)
     assert listed.returncode == 0
-    for path in (REPO / "search_spaces").glob("*.yaml"):
+    for path in sweep_files(REPO / "search_spaces"):
         description = yaml.safe_load(path.read_text())["description"]
         assert f"{path.stem}" in listed.stdout and description in listed.stdout
 

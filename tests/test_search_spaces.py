@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from pipelines import _data
+from sweeps.commands.common import sweep_files
 from sweeps.runner import RunOptions, run_sweep
 from sweeps.spec import load_spec
 from sweeps.stores import Stores
 from tests.conftest import REPO, mlflow_runs
 
-SPACES = sorted((REPO / "search_spaces").glob("*.yaml"))
+SPACES = sweep_files(REPO / "search_spaces")
 
 
 def test_the_twelve_named_sweeps_are_shipped() -> None:

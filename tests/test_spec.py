@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sweeps.commands.common import sweep_files
 from sweeps.errors import ConfigError
 from sweeps.spec import load_spec
 
@@ -153,7 +154,7 @@ def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
 
 
 def test_every_shipped_search_space_loads() -> None:
-    spaces = sorted((Path(__file__).resolve().parents[1] / "search_spaces").glob("*.yaml"))
+    spaces = sweep_files(Path(__file__).resolve().parents[1] / "search_spaces")
     assert spaces, "no search spaces shipped"
     for path in spaces:
         spec = load_spec(path)

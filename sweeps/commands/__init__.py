@@ -1,0 +1,1 @@
+"""One module per group of commands; ``sweeps.cli`` parses and dispatches to them."""
