@@ -1,9 +1,9 @@
 """K-fold cross-validation as one trial (the Boston housing tutorial's procedure).
 
 The training and validation rows together are cut into K consecutive folds with scikit-learn's
-``KFold``; each fold trains a fresh model validated on the held-out fold. The trial's value is
-the mean of the folds' best values (``<metric>_mean``, with ``<metric>_std``); its learning
-curves are the per-epoch averages over the folds (the tutorial's ``average_mae_history``).
+``KFold``; each fold trains a fresh model validated on the held-out fold. The folds combine as
+``trial.combine`` says: the mean of their best values (``<metric>_mean``, with ``<metric>_std``),
+the per-epoch averages as learning curves (the tutorial's ``average_mae_history``).
 Then, as the tutorial does, a final model is trained on all those rows for the epoch count
 where the averaged validation curve was best, and only that model sees the test set.
 """
@@ -51,17 +51,10 @@ def run(
         fold = replace(dataset, x_train=x[train_rows], y_train=y[train_rows], x_val=x[val_rows], y_val=y[val_rows])
         results.append(trial.fit(pipeline, fold, hp, metric, direction, fold_callbacks(k)))
         fold_done(k, results[-1])
-    scores = np.array([r.value for r in results])
-    history = trial.average_history([r.history for r in results])
-    pick = np.nanargmax if direction == "maximize" else np.nanargmin
-    best_epoch = int(pick(history[metric])) + 1
-    final = _fit_on_all(pipeline, dataset, x, y, hp, best_epoch)
-    return TrialResult(
-        value=float(scores.mean()), best_epoch=best_epoch,
-        epochs_trained=sum(r.epochs_trained for r in results) + best_epoch, history=history,
-        test=trial.evaluate(final, dataset, hp), model=final,
-        metrics={f"{metric}_mean": float(scores.mean()), f"{metric}_std": float(scores.std())},
-    )
+    combined = trial.combine(results, metric, direction)
+    final = _fit_on_all(pipeline, dataset, x, y, hp, combined.best_epoch)
+    return replace(combined, epochs_trained=combined.epochs_trained + combined.best_epoch,
+                   test=trial.evaluate(final, dataset, hp), model=final)
 
 
 def _fit_on_all(pipeline: ModuleType, dataset: Dataset, x: Any, y: np.ndarray, hp: Mapping[str, Any], epochs: int) -> keras.Model:

@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 import keras
-import numpy as np
 
 from pipelines._data import Dataset
 from sweeps import trial
@@ -38,12 +37,4 @@ def run(
     for r in range(repeats):
         results.append(trial.run(pipeline, dataset, {**hp, "seed": hp["seed"] + r}, metric, direction, callbacks_for(r)))
         done(r, results[-1])
-    values = np.array([r.value for r in results])
-    history = trial.average_history([r.history for r in results])
-    pick = np.nanargmax if direction == "maximize" else np.nanargmin
-    return TrialResult(
-        value=float(values.mean()), best_epoch=int(pick(history[metric])) + 1,
-        epochs_trained=sum(r.epochs_trained for r in results), history=history,
-        test={key: float(np.mean([r.test[key] for r in results])) for key in results[0].test}, model=results[-1].model,
-        metrics={f"{metric}_mean": float(values.mean()), f"{metric}_std": float(values.std(ddof=1)) if repeats > 1 else 0.0},
-    )
+    return trial.combine(results, metric, direction)

@@ -166,6 +166,24 @@ def average_history(histories: Sequence[Mapping[str, Sequence[float]]]) -> dict[
     return {key: np.mean([h[key][:epochs] for h in histories], axis=0).tolist() for key in histories[0]}
 
 
+def combine(results: Sequence[TrialResult], metric: str, direction: str) -> TrialResult:
+    """Several fits of one configuration (K folds, N replicates) as one trial result.
+
+    Its value is the mean of theirs (also logged as ``<metric>_mean``, with the sample
+    ``<metric>_std``), its curves their per-epoch means, its best epoch where that mean curve is
+    best, its epochs all they trained, its test metrics their means, its model the last one.
+    """
+    values = np.array([r.value for r in results])
+    history = average_history([r.history for r in results])
+    pick = np.nanargmax if direction == "maximize" else np.nanargmin
+    return TrialResult(
+        value=float(values.mean()), best_epoch=int(pick(history[metric])) + 1,
+        epochs_trained=sum(r.epochs_trained for r in results), history=history,
+        test={key: float(np.mean([r.test[key] for r in results])) for key in results[0].test}, model=results[-1].model,
+        metrics={f"{metric}_mean": float(values.mean()), f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0},
+    )
+
+
 def _check_finite(history: Mapping[str, Sequence[float]]) -> None:
     for epoch, value in enumerate(history.get("loss", []), start=1):
         if not math.isfinite(value):

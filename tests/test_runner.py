@@ -98,7 +98,7 @@ def test_kfold_trial_has_k_nested_fold_runs_and_mean_std(workdir: Path, data_dir
     scores = np.array([fold.data.metrics["best_val_mae"] for fold in folds])
     metrics = trial_run.data.metrics
     assert metrics["val_mae_mean"] == pytest.approx(scores.mean()) == pytest.approx(record.value)
-    assert metrics["val_mae_std"] == pytest.approx(scores.std())
+    assert metrics["val_mae_std"] == pytest.approx(scores.std(ddof=1))
     averaged = client.get_metric_history(trial_run.info.run_id, "val_mae")  # the tutorial's average curve
     assert [m.step for m in averaged] == [1, 2, 3]
     assert "test_mae" in metrics and record.attrs["val_mae_mean"] == pytest.approx(scores.mean())
