@@ -17,13 +17,20 @@ from sweeps.tracking import KILLED, Tracker
 PARENT_KEY = "sweeps.mlflow_parent_run_id"
 
 
-def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord]) -> int:
+def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord], checked: set[str] | None = None) -> int:
     """End as KILLED the MLflow runs (and nested runs) of trials the study says have failed
-    but whose runs are still RUNNING; return how many were closed."""
-    closed = 0
+    but whose runs are still RUNNING; return how many were closed.
+
+    ``checked`` remembers the failed trials' runs already looked at, so a sweep calling this
+    after every trial asks MLflow only about new failures.
+    """
+    closed, checked = 0, set() if checked is None else checked
     for record in records:
         run_id = record.attrs.get("mlflow_run_id")
-        if record.state != FAIL or not run_id or tracker.client.get_run(run_id).info.status != "RUNNING":
+        if record.state != FAIL or not run_id or run_id in checked:
+            continue
+        checked.add(run_id)
+        if tracker.client.get_run(run_id).info.status != "RUNNING":
             continue
         nested = tracker.client.search_runs([tracker.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'")
         for run_to_close in [*[n.info.run_id for n in nested if n.info.status == "RUNNING"], run_id]:

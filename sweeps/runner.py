@@ -142,8 +142,9 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
 def _loop(ctx: SweepContext, result: SweepResult) -> None:
     spec, engine, progress = ctx.spec, ctx.engine, ctx.progress
     failures: list[str] = []
+    checked: set[str] = set()
     while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
-        close_orphaned_runs(ctx.tracker, engine.records())  # ...whose runs are ended here
+        close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
         outcome = run_tracked_trial(ctx, proposal)
         result.ran += 1
         progress.trial_done(_value(best_record(engine.records(), spec.direction)),
