@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
 from pipelines._data import Dataset
-from sweeps import trial
+from sweeps import batches, trial
 from sweeps.trial import TrialResult
 
 
@@ -58,10 +58,8 @@ def run(
 
 
 def _fit_on_all(pipeline: ModuleType, dataset: Dataset, x: Any, y: np.ndarray, hp: Mapping[str, Any], epochs: int) -> keras.Model:
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(hp["seed"])
-    model = pipeline.build_model(hp, dataset)
-    model.fit(x, y, epochs=epochs, batch_size=hp["batch_size"], verbose=0)
+    model = trial.fresh_model(pipeline, dataset, hp)
+    model.fit(**batches.feed(x, y, hp["batch_size"], shuffle_seed=hp["seed"]), epochs=epochs, verbose=0)
     return model
 
 

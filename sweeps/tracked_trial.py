@@ -66,7 +66,8 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
         else:
             callbacks = [EpochLogger(tracker, run_id), pruning, progress.epoch_callback(f"trial {proposal.number}", hp["epochs"])]
             fitted = trial.run(ctx.pipeline, dataset, hp, spec.metric, spec.direction, callbacks,
-                               trial.Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint))
+                               trial.Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint),
+                               wants_test=lambda: not pruning.pruned)
         outcome = Outcome(PRUNED if pruning.pruned else COMPLETE, fitted.value, {
             "mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id, **fitted.test, **fitted.metrics,
             "best_epoch": fitted.best_epoch, "epochs_trained": fitted.epochs_trained,

@@ -78,6 +78,37 @@ def test_objective_is_the_best_epoch_and_test_uses_its_weights(workdir: Path, im
     assert record.attrs["best_epoch"] == best.step == child.data.metrics["best_epoch"]
 
 
+def test_pruned_and_early_stopped_trials_record_the_epochs_they_trained(workdir: Path, imdb_dir: Path, monkeypatch) -> None:
+    """Trial 1 is pruned after its second epoch (the engine's verdict, forced here); every trial
+    stops one epoch after its best. Each run records its epochs; the parent adds them up."""
+    from sweeps.engines.optuna import OptunaEngine
+
+    real = OptunaEngine.should_prune
+    monkeypatch.setattr(OptunaEngine, "should_prune",
+                        lambda self, proposal, epoch, value: real(self, proposal, epoch, value) or (proposal.number, epoch) == (1, 2))
+    result = sweep(workdir, imdb_dir, fixed={"epochs": 6, "early_stopping_patience": 1}, pruner={"type": "median"},
+                   params={"layers": {"type": "categorical", "choices": [1, 2, 3]}})
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    runs = mlflow_runs(workdir, "s")
+    trials = {int(r.data.tags["trial"]): r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    records = {r.number: r for r in result.records}
+    assert records[1].state == "PRUNED" and trials[1].data.metrics["epochs_trained"] == 2
+    assert "test_accuracy" not in trials[1].data.metrics  # a half-trained model is not tested
+    for number, run in trials.items():
+        epochs = len(client.get_metric_history(run.info.run_id, "val_accuracy"))
+        assert run.data.metrics["epochs_trained"] == records[number].attrs["epochs_trained"] == epochs
+        assert records[number].attrs["epochs_budget"] == 6
+        if records[number].state == "COMPLETE":
+            assert "test_accuracy" in run.data.metrics
+            assert epochs == 6 or epochs == run.data.metrics["best_epoch"] + 1  # patience 1
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags).data.metrics
+    trained = sum(run.data.metrics["epochs_trained"] for run in trials.values())
+    assert parent["epochs_trained_total"] == trained and parent["epochs_budget_total"] == 18
+    assert parent["epochs_saved"] == 18 - trained >= 4
+
+
 def test_kfold_trial_has_k_nested_fold_runs_and_mean_std(workdir: Path, data_dir: Path) -> None:
     from mlflow import MlflowClient
 
