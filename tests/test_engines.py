@@ -106,6 +106,24 @@ def test_optuna_median_pruner_stops_a_trial_worse_than_the_median(tmp_path: Path
     assert engine.should_prune(worse, 1, 0.1)
 
 
+@pytest.mark.parametrize("sampler", ["grid", "random"])
+def test_optuna_workers_asking_at_once_never_exceed_the_budget(tmp_path: Path, sampler: str) -> None:
+    """Two workers that both saw one trial left both get one; the later stands aside."""
+    build = factory(tmp_path, "optuna")
+    space = {"sampler": {"type": sampler, "seed": 3}, "trials": 2}
+    first, second = build(**space), build(**space)
+    running = first.ask()
+    assert first.remaining() == second.remaining() == 1
+    # Both past their remaining() check: ask as each one's ask() would next.
+    tickets = [second._next(), first._next()]
+    assert tickets[0] is not None and tickets[1] is None
+    for proposal in (running, tickets[0]):
+        first.tell(proposal, Outcome(COMPLETE, 0.5))
+    assert first.ask() is None and second.ask() is None
+    assert [r.state for r in first.records()] == [COMPLETE, COMPLETE]
+    assert running.params != tickets[0].params or sampler == "random"
+
+
 def test_unreachable_storage_is_one_line_with_the_password_masked(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, BASE))
     with pytest.raises(StoreError, match=r"--storage postgresql://bob:\*\*\*@127\.0\.0\.1:1/x: cannot open") as raised:

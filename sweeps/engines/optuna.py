@@ -93,8 +93,8 @@ class OptunaEngine(Engine):
         if self._grid is not None:
             self._enqueue_next_point()
         trial = self.study.ask(self._distributions)
-        if self._grid is not None and self._claimed_by_earlier(trial):
-            trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker holds this point
+        if self._taken_by_earlier(trial):
+            trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker got there first
             self.study.tell(trial, state=TrialState.FAIL)
             return None
         for key, value in {"worker": _WORKER, "mlflow_run_id": None, "error": None}.items():
@@ -131,10 +131,8 @@ class OptunaEngine(Engine):
         busy = sum(t.state in (*_DONE, TrialState.RUNNING) for t in trials)
         if self._grid is None:
             return max(0, self.spec.trials - busy)
-        taken = self._taken(trials)
-        finished = sum(t.state in _DONE for t in trials)
-        missing = sum(point_key(p) not in taken for p in self._grid)
-        return max(0, min(missing, self.spec.trials - finished))
+        missing = sum(point_key(p) not in self._taken(trials) for p in self._grid)
+        return max(0, min(missing, self.spec.trials - busy))
 
     def running(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
@@ -158,15 +156,26 @@ class OptunaEngine(Engine):
         point = next(p for p in self._grid if point_key(p) not in taken)
         self.study.enqueue_trial(point, skip_if_exists=False)
 
-    def _claimed_by_earlier(self, trial: optuna.Trial) -> bool:
-        """Whether a lower-numbered trial waits for, runs or finished the same point: two workers
-        can queue one point at the same moment, and only the first ticket may train it."""
-        mine = point_key(trial.params)
-        for other in self.study.get_trials(deepcopy=False):
-            if other.number >= trial.number or other.user_attrs.get(_STEPPED_ASIDE):
-                continue
+    def _taken_by_earlier(self, trial: optuna.Trial) -> bool:
+        """Whether lower-numbered trials got there first while this one was being asked for.
+
+        Workers check the budget, then ask; two that check at once both get a trial. The later
+        one stands aside when the earlier ones already spend the budget, or (grid) when one of
+        them waits for, runs or finished the same point, or when the queue was emptied by
+        another worker so the sampler made up a point instead of taking the grid's next one.
+        """
+        trials = self.study.get_trials(deepcopy=False)
+        earlier = [t for t in trials if t.number < trial.number and not t.user_attrs.get(_STEPPED_ASIDE)]
+        if sum(t.state in (*_DONE, TrialState.RUNNING) for t in earlier) >= self.spec.trials:
+            return True
+        if self._grid is None:
+            return False
+        mine = next(t for t in trials if t.number == trial.number)
+        if not {"fixed_params", "failed_trial"} & mine.system_attrs.keys():  # neither queued nor a retry
+            return True
+        for other in earlier:
             params = other.params or other.system_attrs.get("fixed_params") or {}
-            if other.state in (*_DONE, TrialState.RUNNING, TrialState.WAITING) and point_key(params) == mine:
+            if other.state in (*_DONE, TrialState.RUNNING, TrialState.WAITING) and point_key(params) == point_key(mine.params):
                 return True
         return False
 
