@@ -35,7 +35,9 @@ def learning_curves(history: Mapping[str, Sequence[float]], title: str) -> Figur
         axis.set_ylabel(key)
         axis.legend()
     figure.suptitle(title)
-    figure.tight_layout()
+    # Fixed margins (in inches) rather than tight_layout, which cost 0.07 s of every trial.
+    width = figure.get_figwidth()
+    figure.subplots_adjust(left=0.7 / width, right=1 - 0.2 / width, bottom=0.13, top=0.83, wspace=0.3)
     return figure
 
 
