@@ -79,6 +79,9 @@ def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by:
             if len(values) == 2:
                 measured = [samples[samples["run_id"].isin(group[group[f"params.{param}"] == v]["run_id"])]["sample"] for v in values]
                 sentences.append(significance(param, values, measured, metric))
+    pruned = int((trials["state"] == "PRUNED").sum())
+    if pruned:  # else a value whose every trial was pruned would vanish from the table unexplained
+        sentences.append(f"left out: {pruned} pruned trial(s), stopped early by the sweep's pruner, so not comparable")
     return Report(metric, direction, pd.DataFrame(rows), sentences)
 
 

@@ -80,6 +80,17 @@ def test_report_numbers_and_significance(store: str) -> None:
     assert built.render("markdown").splitlines()[2].startswith("| param | value |")
 
 
+def test_pruned_trials_are_left_out_and_said_so(store: str) -> None:
+    tracker = Tracker(store, "known")
+    pruned = tracker.start_run("trial-4", {"sweep": "known", "study": "known", "trial": 4, "state": "PRUNED",
+                                           "objective.metric": "val_accuracy", "objective.direction": "maximize"})
+    tracker.log(pruned, params={"activation": "tanh", "layers": 3}, metrics={"best_val_accuracy": 0.5})
+    tracker.end_run(pruned, FINISHED)
+    built = report.build(query.runs("known", store), query.samples("known", store), query.curves("known", store), ["layers"])
+    assert list(built.table["value"]) == [1, 2]  # layers=3 had only the pruned trial
+    assert built.sentences[-1] == "left out: 1 pruned trial(s), stopped early by the sweep's pruner, so not comparable"
+
+
 def test_significance_needs_two_measurements_each() -> None:
     sentence = report.significance("loss", ["bce", "mse"], [pd.Series([0.8]), pd.Series([0.7])], "val_accuracy")
     assert "cannot test significance with n=1 each" in sentence and "--repeats" in sentence
