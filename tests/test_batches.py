@@ -57,3 +57,16 @@ def test_unsorted_sparse_indices_are_accepted() -> None:
     assert not x.has_sorted_indices
     (label,), (row,), _ = _epoch(batches.validation(x, np.zeros(1, np.float32), 4))
     np.testing.assert_array_equal(row, [0, 1, 0, 1, 0, 1])
+
+
+def test_a_matrix_is_converted_once_and_forgotten_with_it() -> None:
+    x, y = _matrix()
+    first = batches._sparse_tensor(x)
+    assert batches._sparse_tensor(x) is first  # the next trial reuses the conversion
+    assert _epoch(batches.validation(x, y, 16))[0] == list(range(50))
+    key = id(x)
+    del x, first
+    import gc
+
+    gc.collect()
+    assert key not in batches._tensors
