@@ -88,10 +88,13 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
                                env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     seen = ""
     deadline = time.time() + 120
-    while "epoch 3/400" not in seen and time.time() < deadline:  # wait until a trial is training
-        seen += process.stderr.read(1)
-    process.send_signal(signal.SIGINT)
-    _, rest = process.communicate(timeout=60)
+    try:
+        while "epoch 3/400" not in seen and time.time() < deadline:  # wait until a trial is training
+            seen += process.stderr.read(1)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
+    finally:  # a sweep left training 400 epochs would slow every later test
+        process.kill()
     assert process.returncode == 130, seen + rest
     assert "interrupted: the running trial was marked FAIL" in rest
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
