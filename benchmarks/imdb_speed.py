@@ -68,25 +68,58 @@ def main() -> int:
     space = _space(work, "bench", trials=args.configs)
     product = work / "product"
     results = {
-        "tutorial_loop": _measure([*_me(), "--side", "tutorial", "--configs", str(args.configs), "--epochs", str(args.epochs),
-                                   *data], work),
-        "product_sweep": _measure(_sweeps("run", "bench", "--spaces", str(space.parent), "--epochs", str(args.epochs), *data),
-                                  product),
+        "tutorial_loop": _measure(
+            [*_me(), "--side", "tutorial", "--configs", str(args.configs), "--epochs", str(args.epochs), *data], work
+        ),
+        "product_sweep": _measure(
+            _sweeps("run", "bench", "--spaces", str(space.parent), "--epochs", str(args.epochs), *data), product
+        ),
         # b) after the sweep, so both sides find the encoding cached and the stores exist.
-        "bare_fit": _measure([*_me(), "--side", "bare", "--epochs", str(args.epochs), "--cache", str(product / "mlruns" / "cache"),
-                              *data], work),
+        "bare_fit": _measure(
+            [*_me(), "--side", "bare", "--epochs", str(args.epochs), "--cache", str(product / "mlruns" / "cache"), *data], work
+        ),
         # What bounds a): every configuration built, traced and trained for one epoch, untracked.
-        "one_epoch_each": _measure([*_me(), "--side", "one_epoch_each", "--configs", str(args.configs),
-                                    "--cache", str(product / "mlruns" / "cache"), *data], work),
-        "product_one_trial": _measure(_sweeps("run", "bench", "--spaces", str(space.parent), "--trials", "1", "--study", "one",
-                                              "--epochs", str(args.epochs), *data), product),
+        "one_epoch_each": _measure(
+            [
+                *_me(),
+                "--side",
+                "one_epoch_each",
+                "--configs",
+                str(args.configs),
+                "--cache",
+                str(product / "mlruns" / "cache"),
+                *data,
+            ],
+            work,
+        ),
+        "product_one_trial": _measure(
+            _sweeps(
+                "run",
+                "bench",
+                "--spaces",
+                str(space.parent),
+                "--trials",
+                "1",
+                "--study",
+                "one",
+                "--epochs",
+                str(args.epochs),
+                *data,
+            ),
+            product,
+        ),
     }
     results["product_one_trial"]["trial_seconds"] = _trial_spans(product, "one")[0]
     results.update(_jobs(work, args, data))
     table = _ratios(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out), "data_dir": str(data_dir)},
-                                    "results": results, "ratios": table}, indent=1, default=str))
+    args.out.write_text(
+        json.dumps(
+            {"settings": vars(args) | {"out": str(args.out), "data_dir": str(data_dir)}, "results": results, "ratios": table},
+            indent=1,
+            default=str,
+        )
+    )
     width = max(map(len, table))
     for name, value in table.items():
         print(f"{name.ljust(width)}  {value}")
@@ -109,15 +142,29 @@ def _jobs(work: Path, args: argparse.Namespace, data: list[str]) -> dict:
         measured["trials"] = len(spans)
         results[f"jobs_{jobs}"] = measured
     # The same fits without the product: all in one process, then half each in two side by side.
-    bare = [*_me(), "--side", "bare", "--epochs", str(args.jobs_epochs), "--cache", str(project / "mlruns" / "cache"),
-            "--patience", "0", *data]
+    bare = [
+        *_me(),
+        "--side",
+        "bare",
+        "--epochs",
+        str(args.jobs_epochs),
+        "--cache",
+        str(project / "mlruns" / "cache"),
+        "--patience",
+        "0",
+        *data,
+    ]
     # Every other configuration each, so both halves hold as many deep and wide models.
     count, barrier = args.jobs_trials, str(work / "barrier")
     alone = _measure([*bare, "--grid-slice", f"0:{count}:1"], work)
-    pair = _measure_together([[*bare, "--grid-slice", f"{k}:{count}:2", "--threads", "1", "--barrier", barrier, "2"]
-                              for k in range(2)], work)
-    results["ceiling"] = {"alone_fit_seconds": alone["fit_seconds"], "pair_fit_seconds": [p["fit_seconds"] for p in pair],
-                          "speed_up": alone["fit_seconds"] / max(p["fit_seconds"] for p in pair)}
+    pair = _measure_together(
+        [[*bare, "--grid-slice", f"{k}:{count}:2", "--threads", "1", "--barrier", barrier, "2"] for k in range(2)], work
+    )
+    results["ceiling"] = {
+        "alone_fit_seconds": alone["fit_seconds"],
+        "pair_fit_seconds": [p["fit_seconds"] for p in pair],
+        "speed_up": alone["fit_seconds"] / max(p["fit_seconds"] for p in pair),
+    }
     return results
 
 
@@ -132,21 +179,25 @@ def _ratios(results: dict) -> dict:
         "a) best val accuracy, tutorial": tutorial.get("best_val_accuracy"),
         "a) best val accuracy, product": product.get("best_val_accuracy"),
         "a) accuracy gap, points (goal <= 0.5)": round(100 * (tutorial["best_val_accuracy"] - product["best_val_accuracy"]), 2),
-        "a) floor: one epoch of every configuration, untracked / tutorial":
-            round(results["one_epoch_each"]["seconds"] / tutorial["seconds"], 3),
+        "a) floor: one epoch of every configuration, untracked / tutorial": round(
+            results["one_epoch_each"]["seconds"] / tutorial["seconds"], 3
+        ),
         "a) peak RSS MB, tutorial / product": f"{tutorial['peak_rss_mb']} / {product['peak_rss_mb']}",
         "a) peak RSS, product / tutorial (goal <= 0.25)": round(product["peak_rss_mb"] / tutorial["peak_rss_mb"], 3),
         "b) one trial s, product run / bare fit+evaluate": f"{one['trial_seconds']:.2f} / {bare['fit_seconds']:.2f}",
         "b) one trial, product / bare": round(one["trial_seconds"] / bare["fit_seconds"], 3),
         # One trial varies by +-15% run to run here; c)'s fixed work gives the same comparison
         # over many trials, counting the time between them (asking for the next) as overhead.
-        f"b) per trial over {jobs1['trials']} trials, product / bare (goal <= 1.05)":
-            round(3600 / jobs1["trials_per_hour_while_training"] / (results["ceiling"]["alone_fit_seconds"] / jobs1["trials"]), 3),
+        f"b) per trial over {jobs1['trials']} trials, product / bare (goal <= 1.05)": round(
+            3600 / jobs1["trials_per_hour_while_training"] / (results["ceiling"]["alone_fit_seconds"] / jobs1["trials"]), 3
+        ),
         "b) whole command, product / bare script": round(one["seconds"] / bare["seconds"], 3),
-        "c) trials per hour while training, --jobs 1 / 2":
-            f"{jobs1['trials_per_hour_while_training']:.0f} / {jobs2['trials_per_hour_while_training']:.0f}",
-        "c) speed-up with 2 jobs while training (goal >= 1.7)":
-            round(jobs2["trials_per_hour_while_training"] / jobs1["trials_per_hour_while_training"], 3),
+        "c) trials per hour while training, --jobs 1 / 2": (
+            f"{jobs1['trials_per_hour_while_training']:.0f} / {jobs2['trials_per_hour_while_training']:.0f}"
+        ),
+        "c) speed-up with 2 jobs while training (goal >= 1.7)": round(
+            jobs2["trials_per_hour_while_training"] / jobs1["trials_per_hour_while_training"], 3
+        ),
         "c) speed-up with 2 jobs, whole command": round(jobs2["trials_per_hour"] / jobs1["trials_per_hour"], 3),
         "c) ceiling: the same fits untracked, 2 processes / 1": round(results["ceiling"]["speed_up"], 3),
     }
@@ -162,16 +213,18 @@ def _measure_together(commands: list[list[str]], cwd: Path) -> list[dict]:
     cwd.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     start = time.perf_counter()
-    children = [subprocess.Popen(c, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-                for c in commands]
+    children = [
+        subprocess.Popen(c, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env) for c in commands
+    ]
     found = []
-    for command, child in zip(commands, children):
+    for command, child in zip(commands, children, strict=False):
         out = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{out[-2000:]}")
-        found.append({"seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                      **_read(out)})
+        found.append(
+            {"seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), **_read(out)}
+        )
     return found
 
 
@@ -192,8 +245,10 @@ def _trial_spans(project: Path, study: str) -> tuple[float, list[tuple[float, fl
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("bench" if study == "one" else "jobs").experiment_id],
-                              f"tags.study = '{study}' and attributes.run_name LIKE 'trial-%'")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("bench" if study == "one" else "jobs").experiment_id],
+        f"tags.study = '{study}' and attributes.run_name LIKE 'trial-%'",
+    )
     spans = [(r.info.start_time / 1000, r.info.end_time / 1000) for r in runs]
     return sum(end - start for start, end in spans) / len(spans), spans
 
@@ -208,41 +263,61 @@ def _side(args: argparse.Namespace) -> int:
     import keras
     import numpy as np
 
-    from pipelines import _data, imdb
-    from sweeps import batches
+    import sweeps.pipeline as sp
+    from pipelines import imdb
+    from sweeps.training import feed
 
     document = yaml.safe_load(SPACE.read_text())
     points = document["params"]
-    grid = [dict(layers=depth, units=width, loss=loss, activation=activation) for depth in points["layers"]["choices"]
-            for width in points["units"]["choices"] for loss in points["loss"]["choices"]
-            for activation in points["activation"]["choices"]]  # the product's grid order: first param slowest
+    grid = [
+        {"layers": depth, "units": width, "loss": loss, "activation": activation}
+        for depth in points["layers"]["choices"]
+        for width in points["units"]["choices"]
+        for loss in points["loss"]["choices"]
+        for activation in points["activation"]["choices"]
+    ]  # the product's grid order: first param slowest
     if args.side == "one_epoch_each":
         hp = {k: d.default for k, d in imdb.HYPERPARAMETERS.items()}
-        dataset = imdb.load_data(hp, _data.DataOptions(args.data_dir, args.cache))
+        dataset = imdb.load_data(hp, sp.DataOptions(args.data_dir, args.cache))
         for config in grid[: args.configs]:
             keras.backend.clear_session(free_memory=False)
             model = imdb.build_model({**hp, **document["fixed"], **config}, dataset)
-            model.fit(**batches.feed(dataset.x_train, dataset.y_train, 512, shuffle_seed=0), epochs=1, verbose=0,
-                      validation_data=batches.validation(dataset.x_val, dataset.y_val, 512))
+            model.fit(
+                **feed.feed(dataset.x_train, dataset.y_train, 512, shuffle_seed=0),
+                epochs=1,
+                verbose=0,
+                validation_data=feed.validation(dataset.x_val, dataset.y_val, 512),
+            )
         return 0
     if args.side == "bare":  # trials of the product's grid (first: its first trial), without the product
         first, stop, step = (int(i) for i in args.grid_slice.split(":"))
         hp = {**{k: d.default for k, d in imdb.HYPERPARAMETERS.items()}, **document["fixed"], "epochs": args.epochs}
         if args.patience is not None:
             hp["early_stopping_patience"] = args.patience
-        dataset = imdb.load_data(hp, _data.DataOptions(args.data_dir, args.cache))
+        dataset = imdb.load_data(hp, sp.DataOptions(args.data_dir, args.cache))
         _wait_for_the_others(args.barrier)
         start, best = time.perf_counter(), 0.0
         for config in grid[first:stop:step]:
             keras.backend.clear_session(free_memory=False)
             keras.utils.set_random_seed(hp["seed"])
             model = imdb.build_model({**hp, **config}, dataset)
-            early = [keras.callbacks.EarlyStopping("val_accuracy", patience=hp["early_stopping_patience"], mode="max",
-                                                   restore_best_weights=True)] if hp["early_stopping_patience"] else []
-            history = model.fit(**batches.feed(dataset.x_train, dataset.y_train, hp["batch_size"], shuffle_seed=hp["seed"]),
-                                epochs=hp["epochs"], callbacks=early, verbose=0,
-                                validation_data=batches.validation(dataset.x_val, dataset.y_val, hp["batch_size"]))
-            model.evaluate(**batches.feed(dataset.x_test, dataset.y_test, hp["batch_size"]), verbose=0)
+            early = (
+                [
+                    keras.callbacks.EarlyStopping(
+                        "val_accuracy", patience=hp["early_stopping_patience"], mode="max", restore_best_weights=True
+                    )
+                ]
+                if hp["early_stopping_patience"]
+                else []
+            )
+            history = model.fit(
+                **feed.feed(dataset.x_train, dataset.y_train, hp["batch_size"], shuffle_seed=hp["seed"]),
+                epochs=hp["epochs"],
+                callbacks=early,
+                verbose=0,
+                validation_data=feed.validation(dataset.x_val, dataset.y_val, hp["batch_size"]),
+            )
+            model.evaluate(**feed.feed(dataset.x_test, dataset.y_test, hp["batch_size"]), verbose=0)
             best = max(best, *history.history["val_accuracy"])
         print(f"fit_seconds={time.perf_counter() - start}")
         print(f"best_val_accuracy={best}")
@@ -258,7 +333,9 @@ def _side(args: argparse.Namespace) -> int:
         model = keras.Sequential([keras.Input((10_000,)), *hidden, keras.layers.Dense(1, activation="sigmoid")])
         model.compile(optimizer="rmsprop", loss=config["loss"], metrics=["accuracy"])
         held = min(10_000, int(0.4 * len(x)))
-        history = model.fit(x[held:], y[held:], epochs=args.epochs, batch_size=512, validation_data=(x[:held], y[:held]), verbose=0)
+        history = model.fit(
+            x[held:], y[held:], epochs=args.epochs, batch_size=512, validation_data=(x[:held], y[:held]), verbose=0
+        )
         best = max(best, max(history.history["val_accuracy"]))
     print(f"best_val_accuracy={best}")
     return 0
@@ -290,7 +367,7 @@ def _space(work: Path, name: str, trials: int, prune: bool = True, **fixed: obje
 
 def _keras_cached() -> Path | None:
     """Keras's dataset cache, when a download of the real imdb.npz is there."""
-    from pipelines._data import keras_cache_dir
+    from sweeps.pipeline import keras_cache_dir
 
     return keras_cache_dir() if (keras_cache_dir() / "imdb.npz").is_file() else None
 

@@ -111,4 +111,3 @@ def multi_hot(sequences: Ragged, dimension: int) -> sp.csr_matrix:
     matrix.sum_duplicates()  # a word repeated in a review counts once: 10x faster than np.unique on IMDB
     matrix.data[:] = 1.0
     return matrix
-

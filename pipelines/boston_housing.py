@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import Hyperparameter, dense_stack, split, training
+import sweeps.pipeline as sp
+from sweeps.pipeline import Hyperparameter, dense_stack, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **dense_stack(layers=2, units=64, loss="mse", losses=("mse", "mae", "huber")),
@@ -31,12 +33,17 @@ _SHUFFLE_SEED = 113
 Raw = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load the prices (data dir, Keras, or generated) and normalise with training statistics."""
-    raw = _data.RawSource(task="boston_housing", filename="boston_housing.npz", read_file=read_file,
-                          keras_load=keras.datasets.boston_housing.load_data, generate=lambda: postprocess(generate_contents()))
-    source, arrays = _data.load(raw, options, {"task": "boston_housing"}, normalise)
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training rows")
+    raw = sp.RawSource(
+        task="boston_housing",
+        filename="boston_housing.npz",
+        read_file=read_file,
+        keras_load=sp.keras_loader("boston_housing"),
+        generate=lambda: postprocess(generate_contents()),
+    )
+    source, arrays = sp.load_encoded(raw, options, {"task": "boston_housing"}, normalise)
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training rows")
 
 
 def normalise(raw: Raw) -> dict[str, np.ndarray]:
@@ -44,24 +51,30 @@ def normalise(raw: Raw) -> dict[str, np.ndarray]:
     (x_train, y_train), (x_test, y_test) = raw
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)  # a constant column stays constant instead of dividing by 0
-    return {"x_train": ((x_train - mean) / std).astype(np.float32), "y_train": y_train.astype(np.float32),
-            "x_test": ((x_test - mean) / std).astype(np.float32), "y_test": y_test.astype(np.float32)}
+    return {
+        "x_train": ((x_train - mean) / std).astype(np.float32),
+        "y_train": y_train.astype(np.float32),
+        "x_test": ((x_test - mean) / std).astype(np.float32),
+        "y_test": y_test.astype(np.float32),
+    }
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """Dense stack on the 13 features, one linear output, mae as the metric."""
+    import keras
+
     inputs = keras.Input(shape=(dataset.x_train.shape[1],), name="features")
-    outputs = keras.layers.Dense(1, name="price")(_dense.hidden_layers(inputs, hp))
-    return _dense.compile_model(inputs, outputs, hp, ["mae"], name="boston_housing")
+    outputs = keras.layers.Dense(1, name="price")(sp.hidden_layers(inputs, hp))
+    return sp.compile_model(inputs, outputs, hp, ["mae"], name="boston_housing")
 
 
 def read_file(path: Path) -> Raw:
     """Read a ``boston_housing.npz`` (keys x, y) and split it exactly as Keras does."""
-    contents = _data.read_npz(path, ("x", "y"))
+    contents = sp.read_npz(path, ("x", "y"))
     try:
         return postprocess(contents)
     except ValueError as error:
-        raise _data.DataError(f"{path}: {error}") from None
+        raise sp.DataError(f"{path}: {error}") from None
 
 
 def postprocess(contents: Mapping[str, np.ndarray]) -> Raw:

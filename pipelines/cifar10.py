@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, integer, real, split, training
+import sweeps.pipeline as sp
 from pipelines._synthetic import patterns
+from sweeps.pipeline import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, integer, real, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 CLASSES = 10
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
@@ -34,21 +36,29 @@ OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 _BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load CIFAR-10 (data dir, Keras, or generated) as uint8 32x32x3 images."""
-    raw = _data.RawSource(task="cifar10", filename="cifar-10-batches-py", keras_filename="cifar-10-batches-py-target",
-                          read_file=read_batches, keras_load=keras.datasets.cifar10.load_data, generate=generate)
-    source, arrays = _data.load(raw, options, {"task": "cifar10"}, _as_arrays)
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training images")
+    raw = sp.RawSource(
+        task="cifar10",
+        filename="cifar-10-batches-py",
+        keras_filename="cifar-10-batches-py-target",
+        read_file=read_batches,
+        keras_load=sp.keras_loader("cifar10"),
+        generate=generate,
+    )
+    source, arrays = sp.load_encoded(raw, options, {"task": "cifar10"}, _as_arrays)
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training images")
 
 
-def for_trial(dataset: _data.Dataset, hp: Mapping[str, Any]) -> _data.Dataset:
+def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:
     """One-hot labels for categorical crossentropy, integer labels for the sparse variant."""
-    return _data.labels_for_loss(dataset, hp["loss"], CLASSES)
+    return sp.labels_for_loss(dataset, hp["loss"], CLASSES)
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """Two Conv2D/MaxPool/Dropout blocks, then the Dense head and a softmax."""
+    import keras
+
     inputs = keras.Input(shape=dataset.x_train.shape[1:], name="image")
     x = keras.layers.Rescaling(1.0 / 255, name="scale")(inputs)
     for block, filters in enumerate((hp["filters"], 2 * hp["filters"]), start=1):
@@ -56,8 +66,8 @@ def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
         x = keras.layers.MaxPooling2D(2, name=f"pool_{block}")(x)
         x = keras.layers.Dropout(hp["conv_dropout"], name=f"conv_dropout_{block}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="label")(_dense.hidden_layers(x, hp))
-    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="cifar10")
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="label")(sp.hidden_layers(x, hp))
+    return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="cifar10")
 
 
 def read_batches(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -72,21 +82,27 @@ def read_batches(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nd
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    batch = _data.read_pickle(path)
+    batch = sp.read_pickle(path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise _data.DataError(f"{path}: not a CIFAR-10 batch (a dict with b'data' and b'labels')")
+        raise sp.DataError(f"{path}: not a CIFAR-10 batch (a dict with b'data' and b'labels')")
     data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.dtype != np.uint8 or labels.shape != (len(data),):
-        raise _data.DataError(f"{path}: expected uint8 rows of 3072 pixels and one label each, "
-                              f"got data {data.dtype} {data.shape}, labels {labels.shape}")
+        raise sp.DataError(
+            f"{path}: expected uint8 rows of 3072 pixels and one label each, "
+            f"got data {data.dtype} {data.shape}, labels {labels.shape}"
+        )
     # Stored channels first (N, 3, 32, 32); Keras hands out channels last.
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
 
 
 def _as_arrays(raw: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
     (x_train, y_train), (x_test, y_test) = raw
-    return {"x_train": x_train, "y_train": y_train.reshape(-1).astype(np.int64),
-            "x_test": x_test, "y_test": y_test.reshape(-1).astype(np.int64)}
+    return {
+        "x_train": x_train,
+        "y_train": y_train.reshape(-1).astype(np.int64),
+        "x_test": x_test,
+        "y_test": y_test.reshape(-1).astype(np.int64),
+    }
 
 
 Raw = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -101,9 +117,9 @@ def generate(train: int = 50_000, test: int = 10_000, seed: int = 0) -> Raw:
         labels = rng.integers(0, CLASSES, count)
         images = np.empty((count, 32, 32, 3), dtype=np.uint8)
         for start in range(0, count, 5_000):  # in chunks: the float noise for 50,000 images is 1.2 GB
-            chunk = labels[start:start + 5_000]
+            chunk = labels[start : start + 5_000]
             noisy = prototypes[chunk] + rng.normal(0, 70, (len(chunk), 32, 32, 3))
-            images[start:start + 5_000] = np.clip(noisy, 0, 255).astype(np.uint8)
+            images[start : start + 5_000] = np.clip(noisy, 0, 255).astype(np.uint8)
         splits.append((images, labels))
     return splits[0], splits[1]
 

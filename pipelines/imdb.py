@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import Hyperparameter, dense_stack, integer, split, training
+import sweeps.pipeline as sp
 from pipelines._sequences import Ragged, keras_word_indices, multi_hot
 from pipelines._synthetic import SyntheticText
+from sweeps.pipeline import Hyperparameter, dense_stack, integer, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **dense_stack(layers=2, units=16, loss="binary_crossentropy", losses=("binary_crossentropy", "mse")),
@@ -37,35 +39,39 @@ _SHUFFLE_SEED = 113  # Keras's default, so splits match the tutorial's exactly
 _VOCABULARY = 88_584  # distinct words in the real dataset, for the generated sample
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load IMDB (data dir, Keras, or generated), multi-hot encode, split off validation."""
     num_words = hp["num_words"]
-    raw = _data.RawSource(
+    raw = sp.RawSource(
         task="imdb",
         filename="imdb.npz",
         read_file=partial(read_file, num_words=num_words),
         keras_load=partial(_keras_load, num_words=num_words),
         generate=lambda: postprocess(generate_contents(), num_words),
     )
-    source, arrays = _data.load(raw, options, {"task": "imdb", "num_words": num_words}, partial(_encode, num_words=num_words))
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training reviews")
+    source, arrays = sp.load_encoded(
+        raw, options, {"task": "imdb", "num_words": num_words}, partial(_encode, num_words=num_words)
+    )
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training reviews")
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """Dense stack on the multi-hot input, one sigmoid unit, compiled with the sweep's loss."""
+    import keras
+
     inputs = keras.Input(shape=(dataset.x_train.shape[1],), sparse=True, name="words")
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="sentiment")(_dense.hidden_layers(inputs, hp))
-    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="imdb")
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="sentiment")(sp.hidden_layers(inputs, hp))
+    return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="imdb")
 
 
 def read_file(path: Path, num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
     """Read an ``imdb.npz`` in Keras's format and post-process it exactly as Keras does."""
     try:
         # Converting each split as it is read keeps only one split's Python lists alive.
-        contents = _data.read_npz(path, _KEYS, convert=_to_ragged)
+        contents = sp.read_npz(path, _KEYS, convert=_to_ragged)
         return postprocess(contents, num_words)
     except ValueError as error:
-        raise _data.DataError(f"{path}: {error}") from None
+        raise sp.DataError(f"{path}: {error}") from None
 
 
 def postprocess(contents: Mapping[str, Any], num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
@@ -97,6 +103,8 @@ def _to_ragged(key: str, array: np.ndarray) -> Any:
 
 
 def _keras_load(num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
+    import keras
+
     (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
     return (Ragged.from_sequences(x_train), y_train), (Ragged.from_sequences(x_test), y_test)
 
@@ -104,8 +112,10 @@ def _keras_load(num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged
 def _encode(raw: tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]], num_words: int) -> dict[str, Any]:
     (x_train, y_train), (x_test, y_test) = raw
     return {
-        "x_train": multi_hot(x_train, num_words), "y_train": y_train.astype(np.float32),
-        "x_test": multi_hot(x_test, num_words), "y_test": y_test.astype(np.float32),
+        "x_train": multi_hot(x_train, num_words),
+        "y_train": y_train.astype(np.float32),
+        "x_test": multi_hot(x_test, num_words),
+        "y_test": y_test.astype(np.float32),
     }
 
 

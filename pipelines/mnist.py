@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, split, training
+import sweeps.pipeline as sp
 from pipelines._synthetic import patterns
+from sweeps.pipeline import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 CLASSES = 10
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
@@ -30,34 +32,41 @@ OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load MNIST (data dir, Keras, or generated) as flattened uint8 rows."""
-    raw = _data.RawSource(task="mnist", filename="mnist.npz", read_file=read_file,
-                          keras_load=keras.datasets.mnist.load_data, generate=lambda: _as_raw(generate_contents()))
-    source, arrays = _data.load(raw, options, {"task": "mnist"}, _flatten)
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training images")
+    raw = sp.RawSource(
+        task="mnist",
+        filename="mnist.npz",
+        read_file=read_file,
+        keras_load=sp.keras_loader("mnist"),
+        generate=lambda: _as_raw(generate_contents()),
+    )
+    source, arrays = sp.load_encoded(raw, options, {"task": "mnist"}, _flatten)
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training images")
 
 
-def for_trial(dataset: _data.Dataset, hp: Mapping[str, Any]) -> _data.Dataset:
+def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:
     """One-hot labels for categorical crossentropy, integer labels for the sparse variant."""
-    return _data.labels_for_loss(dataset, hp["loss"], CLASSES)
+    return sp.labels_for_loss(dataset, hp["loss"], CLASSES)
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """Rescale pixels to [0, 1], Dense stack, softmax over the ten digits."""
+    import keras
+
     inputs = keras.Input(shape=(dataset.x_train.shape[1],), name="pixels")
     x = keras.layers.Rescaling(1.0 / 255, name="scale")(inputs)
-    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="digit")(_dense.hidden_layers(x, hp))
-    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="mnist")
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="digit")(sp.hidden_layers(x, hp))
+    return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="mnist")
 
 
 def read_file(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Read an ``mnist.npz`` (uint8 images 28x28, labels 0-9) as Keras does."""
-    contents = _data.read_npz(path, _KEYS)
+    contents = sp.read_npz(path, _KEYS)
     try:
         return _as_raw(contents)
     except ValueError as error:
-        raise _data.DataError(f"{path}: {error}") from None
+        raise sp.DataError(f"{path}: {error}") from None
 
 
 def _as_raw(contents: Mapping[str, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -72,8 +81,12 @@ def _as_raw(contents: Mapping[str, np.ndarray]) -> tuple[tuple[np.ndarray, np.nd
 
 def _flatten(raw: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
     (x_train, y_train), (x_test, y_test) = raw
-    return {"x_train": x_train.reshape(len(x_train), -1), "y_train": y_train.astype(np.int64),
-            "x_test": x_test.reshape(len(x_test), -1), "y_test": y_test.astype(np.int64)}
+    return {
+        "x_train": x_train.reshape(len(x_train), -1),
+        "y_train": y_train.astype(np.int64),
+        "x_test": x_test.reshape(len(x_test), -1),
+        "y_test": y_test.astype(np.int64),
+    }
 
 
 def generate_contents(train: int = 60_000, test: int = 10_000, seed: int = 0) -> dict[str, np.ndarray]:
@@ -85,9 +98,10 @@ def generate_contents(train: int = 60_000, test: int = 10_000, seed: int = 0) ->
     for split_name, count in (("train", train), ("test", test)):
         labels = rng.integers(0, CLASSES, count)
         shifts = rng.integers(-2, 3, (count, 2))
-        images = np.stack([np.roll(prototypes[label], tuple(shift), axis=(0, 1)) for label, shift in zip(labels, shifts)])
+        images = np.stack(
+            [np.roll(prototypes[label], tuple(shift), axis=(0, 1)) for label, shift in zip(labels, shifts, strict=True)]
+        )
         noisy = images + rng.normal(0, 60, images.shape)
         contents[f"x_{split_name}"] = np.clip(noisy, 0, 255).astype(np.uint8)
         contents[f"y_{split_name}"] = labels.astype(np.uint8)
     return contents
-

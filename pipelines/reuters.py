@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, integer, split, training
+import sweeps.pipeline as sp
 from pipelines._sequences import Ragged, keras_word_indices, multi_hot
 from pipelines._synthetic import SyntheticText
+from sweeps.pipeline import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, integer, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 TOPICS = 46
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
@@ -37,38 +39,43 @@ _VOCABULARY = 30_979  # distinct words in the real dataset, for the generated sa
 Raw = tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load Reuters (data dir, Keras, or generated), multi-hot encode, hold out validation."""
     num_words = hp["num_words"]
-    raw = _data.RawSource(
-        task="reuters", filename="reuters.npz",
+    raw = sp.RawSource(
+        task="reuters",
+        filename="reuters.npz",
         read_file=partial(read_file, num_words=num_words),
         keras_load=partial(_keras_load, num_words=num_words),
         generate=lambda: postprocess(generate_contents(), num_words),
     )
-    source, arrays = _data.load(raw, options, {"task": "reuters", "num_words": num_words}, partial(_encode, num_words=num_words))
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training newswires")
+    source, arrays = sp.load_encoded(
+        raw, options, {"task": "reuters", "num_words": num_words}, partial(_encode, num_words=num_words)
+    )
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training newswires")
 
 
-def for_trial(dataset: _data.Dataset, hp: Mapping[str, Any]) -> _data.Dataset:
+def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:
     """One-hot labels for categorical crossentropy, integer labels for the sparse variant."""
-    return _data.labels_for_loss(dataset, hp["loss"], TOPICS)
+    return sp.labels_for_loss(dataset, hp["loss"], TOPICS)
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """Dense stack on the multi-hot input, softmax over the 46 topics."""
+    import keras
+
     inputs = keras.Input(shape=(dataset.x_train.shape[1],), sparse=True, name="words")
-    outputs = keras.layers.Dense(TOPICS, activation="softmax", name="topic")(_dense.hidden_layers(inputs, hp))
-    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="reuters")
+    outputs = keras.layers.Dense(TOPICS, activation="softmax", name="topic")(sp.hidden_layers(inputs, hp))
+    return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="reuters")
 
 
 def read_file(path: Path, num_words: int) -> Raw:
     """Read a ``reuters.npz`` (keys x, y) and post-process it exactly as Keras does."""
-    contents = _data.read_npz(path, ("x", "y"), convert=lambda key, a: Ragged.from_sequences(a, key) if key == "x" else a)
+    contents = sp.read_npz(path, ("x", "y"), convert=lambda key, a: Ragged.from_sequences(a, key) if key == "x" else a)
     try:
         return postprocess(contents, num_words)
     except ValueError as error:
-        raise _data.DataError(f"{path}: {error}") from None
+        raise sp.DataError(f"{path}: {error}") from None
 
 
 def postprocess(contents: Mapping[str, Any], num_words: int) -> Raw:
@@ -91,14 +98,20 @@ def postprocess(contents: Mapping[str, Any], num_words: int) -> Raw:
 
 
 def _keras_load(num_words: int) -> Raw:
+    import keras
+
     (x_train, y_train), (x_test, y_test) = keras.datasets.reuters.load_data(num_words=num_words)
     return (Ragged.from_sequences(x_train), y_train), (Ragged.from_sequences(x_test), y_test)
 
 
 def _encode(raw: Raw, num_words: int) -> dict[str, Any]:
     (x_train, y_train), (x_test, y_test) = raw
-    return {"x_train": multi_hot(x_train, num_words), "y_train": y_train.astype(np.int64),
-            "x_test": multi_hot(x_test, num_words), "y_test": y_test.astype(np.int64)}
+    return {
+        "x_train": multi_hot(x_train, num_words),
+        "y_train": y_train.astype(np.int64),
+        "x_test": multi_hot(x_test, num_words),
+        "y_test": y_test.astype(np.int64),
+    }
 
 
 def generate_contents(count: int = 11_228, seed: int = 0) -> dict[str, Any]:

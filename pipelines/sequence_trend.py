@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import Hyperparameter, choice, integer, optimization, real, split, training
+import sweeps.pipeline as sp
+from sweeps.pipeline import Hyperparameter, choice, integer, optimization, real, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 FEATURE_SETS = {"x3_x2_state": ("x3", "x2", "state"), "x3_x2_x1": ("x3", "x2", "x1"), "x3_x2": ("x3", "x2")}
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
@@ -39,23 +41,27 @@ _TEST_SHARE = 0.2
 _COLUMNS = ("x3", "x2", "state", "x1")  # the order ``windows`` stacks them in
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Windows from the data dir or a generated series; every feature set is kept, the trial picks."""
-    raw = _data.RawSource(task="sequence_trend", filename="sequence_trend.npz", read_file=read_file,
-                          keras_load=None, generate=generate_contents)
-    source, arrays = _data.load(raw, options, {"task": "sequence_trend"}, windows)
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training windows")
+    raw = sp.RawSource(
+        task="sequence_trend", filename="sequence_trend.npz", read_file=read_file, keras_load=None, generate=generate_contents
+    )
+    source, arrays = sp.load_encoded(raw, options, {"task": "sequence_trend"}, windows)
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training windows")
 
 
-def for_trial(dataset: _data.Dataset, hp: Mapping[str, Any]) -> _data.Dataset:
+def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:
     """Keep only the columns of the trial's feature set."""
     columns = [_COLUMNS.index(name) for name in FEATURE_SETS[hp["feature_set"]]]
-    return replace(dataset, x_train=dataset.x_train[..., columns], x_val=dataset.x_val[..., columns],
-                         x_test=dataset.x_test[..., columns])
+    return replace(
+        dataset, x_train=dataset.x_train[..., columns], x_val=dataset.x_val[..., columns], x_test=dataset.x_test[..., columns]
+    )
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """``lstm_layers`` stacked LSTMs with dropout, a sigmoid unit."""
+    import keras
+
     inputs = keras.Input(shape=dataset.x_train.shape[1:], name="steps")
     x = inputs
     for index in range(hp["lstm_layers"]):
@@ -63,7 +69,7 @@ def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
         x = keras.layers.LSTM(hp["lstm_units"], return_sequences=not last, name=f"lstm_{index + 1}")(x)
         x = keras.layers.Dropout(hp["dropout"], name=f"dropout_{index + 1}")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="together")(x)
-    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="sequence_trend")
+    return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="sequence_trend")
 
 
 def windows(contents: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -85,13 +91,14 @@ def windows(contents: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def read_file(path: Path) -> dict[str, np.ndarray]:
     """Read ``sequence_trend.npz``: ``values`` and ``state``, numeric, windows x steps (>= 3)."""
-    contents = _data.read_npz(path, ("values", "state"))
+    contents = sp.read_npz(path, ("values", "state"))
     values, state = contents["values"], contents["state"]
     if values.ndim != 2 or values.shape[1] < 3 or values.dtype.kind not in "fiu":
-        raise _data.DataError(f"{path}: values must be numeric windows x steps with at least 3 steps, "
-                              f"got {values.dtype} with shape {values.shape}")
+        raise sp.DataError(
+            f"{path}: values must be numeric windows x steps with at least 3 steps, got {values.dtype} with shape {values.shape}"
+        )
     if state.shape != values.shape or state.dtype.kind not in "fiub":
-        raise _data.DataError(f"{path}: state must be numeric with the shape of values {values.shape}, got {state.shape}")
+        raise sp.DataError(f"{path}: state must be numeric with the shape of values {values.shape}, got {state.shape}")
     return contents
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from pipelines import _data, _dense
-from pipelines._hparams import Hyperparameter, choice, integer, optimization, real, split, training
+import sweeps.pipeline as sp
+from sweeps.pipeline import Hyperparameter, choice, integer, optimization, real, split, training
+
+if TYPE_CHECKING:
+    import keras
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "segmenter": choice("whitespace", ("whitespace", "jieba"), affects_data=True, help="how text is split into words"),
@@ -40,24 +42,27 @@ _TEST_SHARE = 0.2
 _SHUFFLE_SEED = 113
 
 
-def load_data(hp: Mapping[str, Any], options: _data.DataOptions) -> _data.Dataset:
+def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Read the corpus (data dir or generated), label it, vectorise it with a vocabulary
     learned from the training lines only."""
     settings = {"task": "text_sentiment", **{k: hp[k] for k in ("segmenter", "max_tokens", "sequence_length")}}
-    raw = _data.RawSource(task="text_sentiment", filename="text_sentiment.txt", read_file=read_corpus,
-                          keras_load=None, generate=generate_corpus)
-    source, arrays = _data.load(raw, options, settings, partial(vectorise, **{k: hp[k] for k in settings if k != "task"}))
-    return _data.split_validation(arrays, hp["validation_samples"], source, "training texts")
+    raw = sp.RawSource(
+        task="text_sentiment", filename="text_sentiment.txt", read_file=read_corpus, keras_load=None, generate=generate_corpus
+    )
+    source, arrays = sp.load_encoded(raw, options, settings, partial(vectorise, **{k: hp[k] for k in settings if k != "task"}))
+    return sp.split_validation(arrays, hp["validation_samples"], source, "training texts")
 
 
-def build_model(hp: Mapping[str, Any], dataset: _data.Dataset) -> keras.Model:
+def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     """Embedding (padding masked) -> Bidirectional LSTM -> dropout -> sigmoid."""
+    import keras
+
     inputs = keras.Input(shape=(dataset.x_train.shape[1],), dtype="int32", name="tokens")
     x = keras.layers.Embedding(hp["max_tokens"], hp["embedding_dim"], mask_zero=True, name="embedding")(inputs)
     x = keras.layers.Bidirectional(keras.layers.LSTM(hp["lstm_units"]), name="bi_lstm")(x)
     x = keras.layers.Dropout(hp["dropout"], name="dropout")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="sentiment")(x)
-    return _dense.compile_model(inputs, outputs, hp, [_dense.accuracy(hp["loss"])], name="text_sentiment")
+    return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="text_sentiment")
 
 
 def read_corpus(path: Path) -> list[tuple[int, str]]:
@@ -69,26 +74,28 @@ def read_corpus(path: Path) -> list[tuple[int, str]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as error:
-        raise _data.DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise sp.DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     corpus = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         rating, _, text = line.strip().partition(" ")
         if rating not in {"0", "1", "2", "3", "4", "5"} or not text.strip():
-            raise _data.DataError(f"{path}:{number}: expected '<rating 0-5> <text>', got {line[:60]!r}")
+            raise sp.DataError(f"{path}:{number}: expected '<rating 0-5> <text>', got {line[:60]!r}")
         corpus.append((int(rating), text.strip()))
     if not corpus:
-        raise _data.DataError(f"{path}: no '<rating 0-5> <text>' lines")
+        raise sp.DataError(f"{path}: no '<rating 0-5> <text>' lines")
     return corpus
 
 
 def vectorise(corpus: Sequence[tuple[int, str]], segmenter: str, max_tokens: int, sequence_length: int) -> dict[str, np.ndarray]:
     """Label (1-2 negative, 4-5 positive; 0 and 3 dropped), shuffle, split, and turn texts into
     padded token ids with a vocabulary adapted on the training split."""
+    import keras
+
     labelled = [(1.0 if rating >= 4 else 0.0, text) for rating, text in corpus if rating not in (0, 3)]
     if len(labelled) < 10:
-        raise _data.DataError(f"only {len(labelled)} lines with ratings 1, 2, 4 or 5; at least 10 are needed")
+        raise sp.DataError(f"only {len(labelled)} lines with ratings 1, 2, 4 or 5; at least 10 are needed")
     order = np.arange(len(labelled))
     np.random.RandomState(_SHUFFLE_SEED).shuffle(order)
     labels = np.array([labelled[i][0] for i in order], dtype=np.float32)
@@ -106,14 +113,54 @@ def _segment(text: str, segmenter: str) -> str:
     try:
         import jieba
     except ImportError:
-        raise _data.DataError("segmenter jieba needs the jieba package: pip install 'sweeps[chinese]'") from None
+        raise sp.DataError("segmenter jieba needs the jieba package: pip install 'sweeps[chinese]'") from None
     return " ".join(word for word in jieba.cut(text) if word.strip())
 
 
-_POSITIVE = "great wonderful loved excellent brilliant enjoyable superb delightful moving fantastic charming".split()
-_NEGATIVE = "awful boring terrible waste dull poor disappointing worst annoying bland mediocre".split()
-_FILLER = ("the a this film movie story plot acting it was is and but with of very quite really "
-           "characters scenes ending music director cast i we watched saw").split()
+_POSITIVE = [
+    "great",
+    "wonderful",
+    "loved",
+    "excellent",
+    "brilliant",
+    "enjoyable",
+    "superb",
+    "delightful",
+    "moving",
+    "fantastic",
+    "charming",
+]
+_NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "poor", "disappointing", "worst", "annoying", "bland", "mediocre"]
+_FILLER = [
+    "the",
+    "a",
+    "this",
+    "film",
+    "movie",
+    "story",
+    "plot",
+    "acting",
+    "it",
+    "was",
+    "is",
+    "and",
+    "but",
+    "with",
+    "of",
+    "very",
+    "quite",
+    "really",
+    "characters",
+    "scenes",
+    "ending",
+    "music",
+    "director",
+    "cast",
+    "i",
+    "we",
+    "watched",
+    "saw",
+]
 
 
 def generate_corpus(lines: int = 10_000, seed: int = 0) -> list[tuple[int, str]]:

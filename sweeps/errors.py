@@ -1,9 +1,16 @@
-"""The failure vocabulary shared by the CLI, the runner and the engines (STYLE.md §6).
+"""The failure vocabulary shared by the command line, the runner, the engines and pipelines.
 
-``ConfigError``: the sweep cannot start as described — exit 2 at once, nothing written.
-``TrialFailed``: one trial broke (exception, NaN, out of memory) — recorded as FAIL, sweep goes on.
-``SweepAborted``: too many consecutive failures — the sweep stops with the reasons.
-A ``DataError`` from ``pipelines._data`` (a bad data file) is reported like a config error.
+A failure policy you can read:
+
+- ``ConfigError``: the sweep cannot start as described (a search space, option or override
+  breaks a rule) - one line, exit 2, nothing written.
+- ``DataError``: a data file is missing, truncated or not in the task's format - exit 2.
+- ``PipelineError``: a pipeline module breaks the pipeline contract, or its own code raised
+  while building the first model - exit 2, naming the file (and line).
+- ``TrialFailed``: one trial broke (NaN, out of memory, an error inside training) - recorded
+  as FAIL, the sweep goes on.
+- ``SweepAborted``: too many consecutive failures - the sweep stops with the reasons, exit 1.
+- ``StoreError``: a tracking or study store cannot be reached or opened - exit 1.
 """
 
 from __future__ import annotations
@@ -17,6 +24,14 @@ class ConfigError(Exception):
     """A search space, option or override breaks a rule. The message names where and which."""
 
 
+class DataError(Exception):
+    """A data file is missing, truncated or not in the format the task needs."""
+
+
+class PipelineError(Exception):
+    """A pipeline module breaks the contract, or its code failed building the first model."""
+
+
 class TrialFailed(Exception):
     """One trial could not produce a result; the sweep records it and goes on."""
 
@@ -27,3 +42,12 @@ class SweepAborted(Exception):
 
 class StoreError(Exception):
     """A tracking or study store cannot be reached or opened (the URL is masked in the message)."""
+
+
+def first_line(error: BaseException, with_type: bool = True) -> str:
+    """The first line of ``error``'s message, after its type name unless ``with_type`` is False
+    (our own errors say what happened without one); the type name alone when it has no message."""
+    lines = str(error).strip().splitlines()
+    if not lines:
+        return type(error).__name__
+    return f"{type(error).__name__}: {lines[0]}" if with_type else lines[0]

@@ -41,17 +41,31 @@ def server() -> Iterator[tuple[str, str]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
+    run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, text=True)
     run(str(bindir / "initdb"), "-D", str(root / "data"), "-U", "sweeps", "-A", "scram-sha-256", f"--pwfile={root / 'pw'}")
-    run(str(bindir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
-        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200")
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(root / "data"),
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+        "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200",
+    )
     try:
         env = {**os.environ, "PGPASSWORD": password}
         for database in ("optuna", "mlflow"):
-            subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "sweeps", database],
-                           check=True, env=env, capture_output=True)
+            subprocess.run(
+                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "sweeps", database],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
         yield f"postgresql://sweeps:{password}@127.0.0.1:{port}", password
     finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)

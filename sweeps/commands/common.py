@@ -1,9 +1,8 @@
-"""Helpers the commands share: finding search spaces, reading overrides, importing TensorFlow."""
+"""What the commands share: options several of them take, reading overrides, importing TensorFlow."""
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -13,35 +12,37 @@ import yaml
 
 from sweeps.errors import ConfigError
 
-SCHEDULE_FILE = "nightly.yaml"  # lives with the sweeps but is not one
+
+def add_store_options(parser: argparse.ArgumentParser, storage: bool = True) -> None:
+    """``--tracking-uri`` (and ``--storage``): where the records are."""
+    parser.add_argument("--tracking-uri", help="MLflow store (env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)")
+    if storage:
+        parser.add_argument("--storage", help="Optuna storage URL (env SWEEPS_STORAGE; default sqlite:///mlruns/optuna.db)")
 
 
-def sweep_files(directory: Path) -> list[Path]:
-    """The search-space files in ``directory`` (the nightly schedule excluded), by name."""
-    return sorted(p for p in directory.glob("*.yaml") if p.name != SCHEDULE_FILE)
+def add_spaces_option(parser: argparse.ArgumentParser) -> None:
+    """``--spaces DIR``: where the search-space files are."""
+    parser.add_argument(
+        "--spaces", type=Path, default=None, metavar="DIR", help="directory of search-space files (default: ./search_spaces)"
+    )
 
 
-def spaces_dir(args: argparse.Namespace) -> Path:
-    if args.spaces is not None:
-        return args.spaces
-    local = Path("search_spaces")
-    return local if local.is_dir() else Path(__file__).resolve().parents[2] / "search_spaces"  # the project root
-
-
-def find_space(args: argparse.Namespace) -> Path:
-    name, directory = args.name, spaces_dir(args)
-    if "/" in name or "\\" in name or name.startswith("."):
-        raise ConfigError(f"sweep name {name!r}: a name, not a path; sweeps live in {directory}/ as NAME.yaml")
-    path = directory / f"{name.removesuffix('.yaml')}.yaml"
-    if path.is_file() and path.name != SCHEDULE_FILE:
-        return path
-    known = [p.stem for p in sweep_files(directory)]
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(f"unknown sweep {name!r}{hint}; available: {', '.join(known) or f'none in {directory}'}")
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir DIR`` (env ``SWEEPS_DATA_DIR``)."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=os.environ.get("SWEEPS_DATA_DIR"),
+        help="directory with data files in Keras's format (env SWEEPS_DATA_DIR)",
+    )
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """``--set KEY=VALUE`` items as a dict, each value read as YAML (``units=32`` is an int).
+
+    Raises:
+        ConfigError: an item is not ``KEY=VALUE`` or its value is not valid YAML.
+    """
     overrides: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -54,21 +55,25 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
     return overrides
 
 
-def import_tensorflow(quietly: bool) -> None:
-    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) silenced.
+def import_tensorflow(quietly: bool, threads: int | None = None) -> None:
+    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) silenced, and
+    with ``threads`` intra-op threads if given (before TensorFlow starts its thread pools).
 
-    They are written straight to file descriptor 2 before TensorFlow's logging is set up, so
-    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; a Python import error still surfaces normally.
+    The banners are written straight to file descriptor 2 before TensorFlow's logging is set
+    up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; a Python import error still surfaces.
     """
-    if not quietly:
-        import tensorflow  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    if quietly:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -7,11 +7,36 @@ import datetime as dt
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
-from sweeps.commands.common import find_space, import_tensorflow, spaces_dir
-from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError
+from sweeps.commands.common import add_data_dir_option, add_spaces_option, add_store_options, import_tensorflow
+from sweeps.defaults import NIGHTLY_TIME, SCHEDULE_FILE
+from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
 
-DEFAULT_TIME = "02:30"
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``nightly``, ``schedule`` and ``history`` to the command line."""
+    night = commands.add_parser(
+        "nightly", parents=[common], help=cmd_nightly.__doc__.splitlines()[0], description=cmd_nightly.__doc__
+    )
+    night.add_argument("--date", help="the night to run, YYYY-MM-DD (default: today)")
+    night.add_argument("--schedule", type=Path, help=f"schedule file (default: search_spaces/{SCHEDULE_FILE})")
+    add_data_dir_option(night)
+    add_store_options(night)
+    add_spaces_option(night)
+    night.set_defaults(handler=cmd_nightly)
+
+    schedule = commands.add_parser("schedule", parents=[common], help=cmd_schedule.__doc__, description=cmd_schedule.__doc__)
+    kind = schedule.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--cron", action="store_true", help="a crontab line")
+    kind.add_argument("--systemd", action="store_true", help="a systemd service and timer")
+    schedule.add_argument("--at", default=NIGHTLY_TIME, metavar="HH:MM", help=f"time of day (default {NIGHTLY_TIME})")
+    schedule.set_defaults(handler=cmd_schedule)
+
+    history = commands.add_parser("history", parents=[common], help=cmd_history.__doc__, description=cmd_history.__doc__)
+    history.add_argument("name", help="a sweep listed in the nightly schedule")
+    add_store_options(history, storage=False)
+    history.set_defaults(handler=cmd_history)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -19,36 +44,56 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     Exit code 3 when a sweep's best result got worse than its threshold allows, 1 when a sweep failed.
     """
-    import_tensorflow(quietly=not args.debug)
-    from pipelines._data import DataOptions
-    from sweeps import nightly
-    from sweeps.runner import RunOptions, run_sweep
-    from sweeps.spec import load_spec
-    from sweeps.stores import Stores
-    from sweeps.tracking import Tracker
+    from sweeps.spec.catalog import spaces_dir
+    from sweeps.spec.schedule import load_schedule
+    from sweeps.tracking.stores import Stores
 
     date = _date(args.date)
-    entries = nightly.load_schedule(args.schedule or spaces_dir(args) / "nightly.yaml")
+    entries = load_schedule(args.schedule or spaces_dir(args.spaces) / SCHEDULE_FILE)
     stores = Stores.resolve(args.tracking_uri, args.storage)
-    data = DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir)
-    nights = []
-    for entry in entries:
-        night = nightly.Night(entry.sweep)
-        print(f"== {entry.sweep} @ {date}", file=sys.stderr)
-        try:
-            spec = load_spec(find_space(argparse.Namespace(name=entry.sweep, spaces=args.spaces)), entry.overrides, entry.trials)
-            night.metric, night.direction = spec.metric, spec.direction
-            result = run_sweep(spec, RunOptions(stores, data, study=nightly.study_for(entry.sweep, date),
-                                                tags={"nightly": date.isoformat()}))
-            if result.best is not None:
-                night.best, night.params = result.best.value, result.best.params
-            before = nightly.previous_night(Tracker(stores.tracking_uri, spec.name), date)
-            if before is not None:
-                night.previous_date, night.previous, _ = before
-        except Exception as error:  # one sweep failing does not stop the others
-            night.error = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-            print(f"error: {entry.sweep}: {night.error}", file=sys.stderr)
-        nights.append(nightly.compare(night, entry.threshold))
+    import_tensorflow(quietly=not args.debug)
+    nights = [_night(args, entry, date, stores) for entry in entries]
+    return _summarise(date, nights, stores)
+
+
+def _night(args: argparse.Namespace, entry: Any, date: dt.date, stores: Any) -> Any:
+    """Run one scheduled sweep for ``date``; a failure is recorded in its ``Night``, not raised."""
+    from sweeps.data.sources import DataOptions
+    from sweeps.reporting import nightly
+    from sweeps.runner.sweep import RunOptions, run_sweep
+    from sweeps.spec.catalog import find_space
+    from sweeps.spec.sweep import load_spec
+    from sweeps.tracking.tracker import Tracker
+
+    night = nightly.Night(entry.sweep)
+    print(f"== {entry.sweep} @ {date}", file=sys.stderr)
+    try:
+        spec = load_spec(find_space(entry.sweep, args.spaces), entry.overrides, entry.trials)
+        night.metric, night.direction = spec.metric, spec.direction
+        result = run_sweep(
+            spec,
+            RunOptions(
+                stores,
+                DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir),
+                study=nightly.study_for(entry.sweep, date),
+                tags={"nightly": date.isoformat()},
+            ),
+        )
+        if result.best is not None:
+            night.best, night.params = result.best.value, result.best.params
+        before = nightly.previous_night(Tracker(stores.tracking_uri, spec.name), date)
+        if before is not None:
+            night.previous_date, night.previous, _ = before
+    except Exception as error:  # one sweep failing does not stop the others
+        night.error = first_line(error)
+        print(f"error: {entry.sweep}: {night.error}", file=sys.stderr)
+    return nightly.compare(night, entry.threshold)
+
+
+def _summarise(date: dt.date, nights: list[Any], stores: Any) -> int:
+    from sweeps.reporting import nightly
+    from sweeps.tracking.tracker import Tracker
+
     text = nightly.summary(date, nights)
     path = stores.cache_dir.parent / "nightly" / f"{date.isoformat()}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +122,8 @@ Description=sweeps: nightly sweeps of {project}
 [Service]
 Type=oneshot
 WorkingDirectory={project}
-ExecStartPre=/bin/mkdir -p {project / 'mlruns' / 'logs'}
-ExecStart=/bin/sh -c {shlex.quote(f'exec {command}')}
+ExecStartPre=/bin/mkdir -p {project / "mlruns" / "logs"}
+ExecStart=/bin/sh -c {shlex.quote(f"exec {command}")}
 
 # ~/.config/systemd/user/sweeps-nightly.timer
 [Unit]
@@ -95,17 +140,17 @@ WantedBy=timers.target""")
 
 def cmd_history(args: argparse.Namespace) -> int:
     """List a sweep's nightly results over time: date, best value, best configuration, change."""
-    from sweeps import nightly
-    from sweeps.console import render_table
-    from sweeps.query import _client
-    from sweeps.tracking import Tracker
+    from sweeps.reporting import nightly
+    from sweeps.reporting.tables import render_table
+    from sweeps.tracking.stores import Stores
+    from sweeps.tracking.tracker import Tracker
 
-    client = _client(args.tracking_uri)  # fails with one line when there is no store yet
-    if client.get_experiment_by_name(args.name) is None:
+    reader = Tracker.for_reading(Stores.resolve(args.tracking_uri).tracking_uri)  # one line when there is no store yet
+    if reader.experiment_id_of(args.name) is None:
         raise ConfigError(f"no runs of sweep '{args.name}' yet; run `sweeps nightly` first")
-    rows = nightly.history(Tracker(client.tracking_uri, args.name))
+    rows = nightly.history(Tracker(reader.tracking_uri, args.name))
     if not rows:
-        raise ConfigError(f"'{args.name}' has no nightly runs; list it in search_spaces/nightly.yaml")
+        raise ConfigError(f"'{args.name}' has no nightly runs; list it in search_spaces/{SCHEDULE_FILE}")
     print(render_table(["date", "best", "best configuration", "change"], rows))
     return EXIT_OK
 
@@ -121,5 +166,5 @@ def _time(text: str) -> tuple[int, int]:
     try:
         moment = dt.time.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"--at {text}: expected HH:MM, e.g. {DEFAULT_TIME}") from None
+        raise ConfigError(f"--at {text}: expected HH:MM, e.g. {NIGHTLY_TIME}") from None
     return moment.hour, moment.minute

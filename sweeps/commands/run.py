@@ -7,16 +7,56 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-import yaml
-
-from sweeps.commands.common import find_space, import_tensorflow, parse_overrides, spaces_dir, sweep_files
+from sweeps.commands.common import add_data_dir_option, add_spaces_option, add_store_options, import_tensorflow, parse_overrides
+from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.errors import EXIT_OK, ConfigError
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``run`` and ``list`` to the command line."""
+    run = commands.add_parser("run", parents=[common], help=cmd_run.__doc__, description=cmd_run.__doc__)
+    run.add_argument("name", help="a sweep in search_spaces/ (see `sweeps list`)")
+    run.add_argument("--trials", type=int, help="the study's trial budget (default: the file's `trials`)")
+    run.add_argument("--epochs", type=int, help="override the fixed epochs (for quick runs)")
+    run.add_argument("--repeats", type=int, help="seeds per configuration (default: the file's `repeats`, or 1)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one fixed value, validated like the file (repeatable)",
+    )
+    add_data_dir_option(run)
+    add_store_options(run)
+    add_spaces_option(run)
+    run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
+    run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (TensorFlow's threads divided)")
+    run.add_argument(
+        "--heartbeat",
+        type=int,
+        default=HEARTBEAT_SECONDS,
+        metavar="SECONDS",
+        help=f"a running trial's heartbeat; a worker silent for twice this is presumed dead (default {HEARTBEAT_SECONDS})",
+    )
+    run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --jobs
+    run.add_argument("--threads", type=int, help=argparse.SUPPRESS)  # TensorFlow threads of a --jobs worker
+    run.set_defaults(handler=cmd_run)
+
+    listing = commands.add_parser("list", parents=[common], help=cmd_list.__doc__, description=cmd_list.__doc__)
+    add_spaces_option(listing)
+    listing.set_defaults(handler=cmd_list)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List the named sweeps with their one-line descriptions."""
-    files = sweep_files(spaces_dir(args))
+    import yaml
+
+    from sweeps.spec.catalog import spaces_dir, sweep_files
+
+    files = sweep_files(spaces_dir(args.spaces))
     width = max((len(f.stem) for f in files), default=0)
     for path in files:
         try:
@@ -30,46 +70,62 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
-    import_tensorflow(quietly=not args.debug)
-    if args.threads:  # before TensorFlow starts its thread pools
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    from pipelines._data import DataOptions
-    from sweeps.runner import RunOptions, run_sweep
-    from sweeps.spec import load_spec
-    from sweeps.stores import Stores, mask
-    from sweeps.workers import launch, threads_per_worker
+    from sweeps.spec.catalog import find_space
+    from sweeps.spec.sweep import load_spec
+    from sweeps.tracking.stores import Stores
 
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    spec = load_spec(find_space(args), overrides, args.trials, args.repeats)
+    path = find_space(args.name, args.spaces)
+    _check_options(args)
+    spec = load_spec(path, overrides, args.trials, args.repeats)
+    if args.jobs > 1 and spec.engine != "optuna":
+        raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
+    stores = Stores.resolve(args.tracking_uri, args.storage)
+    import_tensorflow(quietly=not args.debug, threads=args.threads)
+    return _run(args, spec, stores)
+
+
+def _check_options(args: argparse.Namespace) -> None:
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
     if args.jobs < 1 or args.heartbeat < 1:
         raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
-    if args.jobs > 1 and spec.engine != "optuna":
-        raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
-    stores = Stores.resolve(args.tracking_uri, args.storage)
+
+
+def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
+    from sweeps.data.sources import DataOptions
+    from sweeps.runner.sweep import RunOptions, run_sweep
+    from sweeps.runner.workers import launch, threads_per_worker
+    from sweeps.tracking.stores import mask
+
     print(f"{spec.name}: {spec.description}", file=sys.stderr)
     print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
-    options = RunOptions(stores, DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir), args.study,
-                         args.heartbeat, worker=args.worker)
+    options = RunOptions(
+        stores,
+        DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir),
+        args.study,
+        args.heartbeat,
+        worker=args.worker,
+    )
     if args.jobs > 1:
-        print(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in "
-              f"{stores.cache_dir.parent / 'logs'}", file=sys.stderr)
+        print(
+            f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in {stores.log_dir}",
+            file=sys.stderr,
+        )
         worker_argv = _without_jobs(args.argv)
-        options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.cache_dir.parent / "logs", poll))
+        options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.log_dir, poll))
     result = run_sweep(spec, options)
     if args.worker:
         return EXIT_OK
     print(f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now")
     print(result.table())
     if result.best is not None:
-        print(f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} "
-              + " ".join(f"{k}={v}" for k, v in result.best.params.items()))
+        print(
+            f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} "
+            + " ".join(f"{k}={v}" for k, v in result.best.params.items())
+        )
     if result.ran == 0:
         print("nothing to run: the study's budget or grid is spent (raise --trials to run more)")
     if result.dataset.source.kind == "generated":

@@ -1,4 +1,4 @@
-"""Engines propose hyperparameters and hear results; the runner runs the trials (STYLE.md §3).
+"""Engines propose hyperparameters and hear results; the runner runs the trials.
 
 The contract every engine fulfils (the shared tests in ``tests/test_engines.py`` hold each
 implementation to it):
@@ -21,12 +21,19 @@ grid point to two of them, and fails the trials of a worker that died.
 
 from __future__ import annotations
 
+import math
+import os
+import socket
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeps.defaults import HEARTBEAT_SECONDS
+
 COMPLETE, PRUNED, FAIL, RUNNING = "COMPLETE", "PRUNED", "FAIL", "RUNNING"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as trials and runs record it
 
 
 @dataclass
@@ -111,7 +118,33 @@ class Engine(ABC):
         """Record a study-wide fact for every worker of the study."""
 
 
-def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str], heartbeat: int = 60) -> Engine:
+def best_record(records: Sequence[TrialRecord], direction: str) -> TrialRecord | None:
+    """The COMPLETE trial with the best objective value, or ``None``."""
+    complete = [r for r in records if r.state == COMPLETE and r.value is not None and math.isfinite(r.value)]
+    if not complete:
+        return None
+    return (max if direction == "maximize" else min)(complete, key=lambda r: r.value)
+
+
+def worker_alive(worker: str) -> bool:
+    """Whether ``host:pid`` names a live sweeps process; ``True`` for other hosts (their
+    heartbeats decide) and for trials recorded without a worker."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a reused pid belongs to some other program
+        return b"sweeps" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str], heartbeat: int = HEARTBEAT_SECONDS) -> Engine:
     """The engine ``spec.engine`` names, attached to (or creating) study ``study_name`` in ``stores``.
 
     Imported here, not at the top, so a sweep only loads the engine it uses.

@@ -18,7 +18,7 @@ import keras_tuner as kt
 
 from sweeps.engines import COMPLETE, FAIL, RUNNING, Engine, Outcome, Proposal, TrialRecord
 from sweeps.errors import ConfigError
-from sweeps.spec import SweepSpec, point_key
+from sweeps.spec.sweep import SweepSpec, point_key
 
 _STATES = {"COMPLETED": COMPLETE, "FAILED": FAIL, "INVALID": FAIL, "RUNNING": RUNNING, "IDLE": RUNNING}
 _TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id")
@@ -42,9 +42,13 @@ class KerasTunerEngine(Engine):
         self._facts_file = directory / "sweeps.json"
         facts = json.loads(self._facts_file.read_text()) if self._facts_file.exists() else {}
         if facts and facts["identity"] != identity:
-            changed = ", ".join(f"{k} {facts['identity'].get(k)} -> {v}" for k, v in identity.items() if facts["identity"].get(k) != v)
-            raise ConfigError(f"study '{directory.name}' was started with a different setup ({changed}); "
-                              f"continue it unchanged, or start a new study with --study NAME")
+            changed = ", ".join(
+                f"{k} {facts['identity'].get(k)} -> {v}" for k, v in identity.items() if facts["identity"].get(k) != v
+            )
+            raise ConfigError(
+                f"study '{directory.name}' was started with a different setup ({changed}); "
+                f"continue it unchanged, or start a new study with --study NAME"
+            )
         self._facts = facts or {"identity": identity, "trials": {}}
         self.oracle = _oracle(spec)
         self.oracle.verbose = 0
@@ -64,8 +68,13 @@ class KerasTunerEngine(Engine):
             return None
         values = trial.hyperparameters.values
         tuner = {key: values[key] for key in _TUNER_KEYS if key in values}
-        proposal = Proposal(number=int(trial.trial_id), params={k: v for k, v in values.items() if k in self.spec.params},
-                            handle=trial, tags=tuner, checkpoint=self.directory / f"trial_{trial.trial_id}" / CHECKPOINT)
+        proposal = Proposal(
+            number=int(trial.trial_id),
+            params={k: v for k, v in values.items() if k in self.spec.params},
+            handle=trial,
+            tags=tuner,
+            checkpoint=self.directory / f"trial_{trial.trial_id}" / CHECKPOINT,
+        )
         if "tuner/epochs" in tuner:
             proposal.overrides["epochs"] = tuner["tuner/epochs"]
             earlier = self.directory / f"trial_{tuner.get('tuner/trial_id')}" / CHECKPOINT
@@ -90,9 +99,13 @@ class KerasTunerEngine(Engine):
 
     def records(self) -> list[TrialRecord]:
         return [
-            TrialRecord(int(trial_id), _STATES.get(trial.status, FAIL),
-                        {k: v for k, v in trial.hyperparameters.values.items() if k in self.spec.params},
-                        trial.score if trial.status == "COMPLETED" else None, self._facts["trials"].get(trial_id, {}))
+            TrialRecord(
+                int(trial_id),
+                _STATES.get(trial.status, FAIL),
+                {k: v for k, v in trial.hyperparameters.values.items() if k in self.spec.params},
+                trial.score if trial.status == "COMPLETED" else None,
+                self._facts["trials"].get(trial_id, {}),
+            )
             for trial_id, trial in sorted(self.oracle.trials.items())
         ]
 
@@ -181,18 +194,26 @@ def _oracle(spec: SweepSpec) -> kt.Oracle:
             space.Float(name, param.low, param.high, step=param.step, sampling="log" if param.log else "linear")
     common = {
         "objective": kt.Objective(spec.metric, "max" if spec.direction == "maximize" else "min"),
-        "hyperparameters": space, "seed": spec.sampler["seed"], "allow_new_entries": False, "tune_new_entries": False,
+        "hyperparameters": space,
+        "seed": spec.sampler["seed"],
+        "allow_new_entries": False,
+        "tune_new_entries": False,
         # The runner applies the sweep's own failure policy; keras-tuner's would raise mid-sweep.
-        "max_retries_per_trial": 0, "max_consecutive_failed_trials": 1_000_000,
+        "max_retries_per_trial": 0,
+        "max_consecutive_failed_trials": 1_000_000,
     }
     kind = spec.sampler["type"]
     if kind == "hyperband":
-        return kt.oracles.HyperbandOracle(max_epochs=spec.sampler.get("max_epochs", spec.hyperparameters({})["epochs"]),
-                                          factor=spec.sampler.get("factor", 3),
-                                          hyperband_iterations=spec.sampler.get("hyperband_iterations", 1), **common)
+        return kt.oracles.HyperbandOracle(
+            max_epochs=spec.sampler.get("max_epochs", spec.hyperparameters({})["epochs"]),
+            factor=spec.sampler.get("factor", 3),
+            hyperband_iterations=spec.sampler.get("hyperband_iterations", 1),
+            **common,
+        )
     if kind == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(max_trials=None, num_initial_points=spec.sampler.get("num_initial_points"),
-                                                     **common)
+        return kt.oracles.BayesianOptimizationOracle(
+            max_trials=None, num_initial_points=spec.sampler.get("num_initial_points"), **common
+        )
     if kind == "grid":
         return GridOracle(spec.grid_points(), **common)
     return kt.oracles.RandomSearchOracle(max_trials=None, **common)

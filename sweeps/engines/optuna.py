@@ -7,34 +7,20 @@ the points without a COMPLETE or PRUNED trial to run again on resume.
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
 import threading
 import time
-import warnings
-from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal, TrialRecord
-from sweeps.errors import ConfigError, StoreError
-from sweeps.spec import SweepSpec, point_key
-from sweeps.stores import mask, retrying
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-# Heartbeats and the stale-trial retry are used deliberately with ask/tell (Optuna's own loop
-# would start the heartbeat thread; here ``_beat`` does): their notices would only alarm users.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
-logging.getLogger("optuna").setLevel(logging.WARNING)
+from sweeps.defaults import HEARTBEAT_SECONDS
+from sweeps.engines import COMPLETE, FAIL, PRUNED, WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
+from sweeps.engines.optuna_study import distribution, open_study
+from sweeps.spec.sweep import SweepSpec, point_key
 
 _STATES = {COMPLETE: TrialState.COMPLETE, PRUNED: TrialState.PRUNED, FAIL: TrialState.FAIL}
 _STEPPED_ASIDE = "sweeps.stepped_aside"  # a ticket that lost a grid point to an earlier one; not a trial
-_WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -51,28 +37,15 @@ class OptunaEngine(Engine):
 
     name = "optuna"
 
-    def __init__(self, spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str],
-                 heartbeat: int = 60) -> None:
+    def __init__(
+        self, spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str], heartbeat: int = HEARTBEAT_SECONDS
+    ) -> None:
         self.spec = spec
-        self._distributions = {name: _distribution(param) for name, param in spec.params.items()}
+        self._distributions = {name: distribution(param) for name, param in spec.params.items()}
         self._grid = spec.grid_points() if spec.sampler["type"] == "grid" else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         self._beats: dict[int, threading.Event] = {}
-        try:
-            # Heartbeats let any worker fail (and retry) the trials of a worker that died.
-            rdb = retrying(lambda: optuna.storages.RDBStorage(
-                storage, heartbeat_interval=heartbeat, grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)))
-            self.study = retrying(lambda: optuna.create_study(
-                study_name=study_name, storage=rdb, load_if_exists=True, direction=spec.direction,
-                sampler=optuna.samplers.RandomSampler(), pruner=_pruner(spec.pruner),
-            ))
-        except Exception as error:  # SQLAlchemy raises many kinds for a bad or unreachable URL
-            raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {mask(_first_line(error))}") from None
-        _check_identity(self.study, identity, study_name)
-        # A fixed seed would replay the same proposals on every resume; offsetting it by the
-        # trials already made keeps runs reproducible without repeating them.
-        self.study.sampler = _sampler(spec, len(self.study.trials))
+        self.study = open_study(spec, storage, study_name, identity, heartbeat)
         self._fail_abandoned()
 
     def ask(self) -> Proposal | None:
@@ -97,7 +70,7 @@ class OptunaEngine(Engine):
             trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker got there first
             self.study.tell(trial, state=TrialState.FAIL)
             return None
-        for key, value in {"worker": _WORKER, "mlflow_run_id": None, "error": None}.items():
+        for key, value in {"worker": WORKER, "mlflow_run_id": None, "error": None}.items():
             trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
         self._beat(trial)
         return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
@@ -123,7 +96,8 @@ class OptunaEngine(Engine):
     def records(self) -> list[TrialRecord]:
         return [
             TrialRecord(t.number, t.state.name, dict(t.params), t.value, dict(t.user_attrs))
-            for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get(_STEPPED_ASIDE)
+            for t in self.study.get_trials(deepcopy=False)
+            if not t.user_attrs.get(_STEPPED_ASIDE)
         ]
 
     def remaining(self) -> int:
@@ -200,65 +174,3 @@ class OptunaEngine(Engine):
                 self.study.tell(trial.number, state=TrialState.FAIL)
                 if self._grid is None:
                     self.study.enqueue_trial(dict(trial.params), skip_if_exists=False)
-
-
-def worker_alive(worker: str) -> bool:
-    """Whether ``host:pid`` names a live sweeps process; ``True`` for other hosts (their
-    heartbeats decide) and for trials recorded without a worker."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a reused pid belongs to some other program
-        return b"sweeps" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
-
-
-def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: str) -> None:
-    stored = study.user_attrs
-    if not stored:
-        for key, value in identity.items():
-            study.set_user_attr(key, value)
-        return
-    changed = [key for key, value in identity.items() if stored.get(key) not in (None, value)]
-    if changed:
-        details = ", ".join(f"{key} {stored[key]} -> {identity[key]}" for key in changed)
-        raise ConfigError(
-            f"study '{study_name}' was started with a different setup ({details}); "
-            f"continue it unchanged, or start a new study with --study NAME"
-        )
-
-
-def _distribution(param: Any) -> BaseDistribution:
-    if param.type in ("categorical", "variants"):  # a variants param samples its labels
-        return CategoricalDistribution(list(param.choices))
-    if param.type == "int":
-        return IntDistribution(int(param.low), int(param.high), step=int(param.step or 1), log=param.log)
-    return FloatDistribution(param.low, param.high, step=param.step, log=param.log)
-
-
-def _sampler(spec: SweepSpec, offset: int) -> optuna.samplers.BaseSampler:
-    seed = None if spec.sampler["seed"] is None else spec.sampler["seed"] + offset
-    kind = spec.sampler["type"]
-    if kind in ("grid", "random"):  # grid points are enqueued, so a grid's sampler is never consulted
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
-
-
-def _pruner(pruner: dict[str, Any]) -> optuna.pruners.BasePruner:
-    options = {key: value for key, value in pruner.items() if key != "type"}
-    if pruner["type"] == "median":
-        return optuna.pruners.MedianPruner(**options)
-    if pruner["type"] == "hyperband":
-        return optuna.pruners.HyperbandPruner(**options)
-    return optuna.pruners.NopPruner()
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

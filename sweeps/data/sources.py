@@ -1,0 +1,128 @@
+"""Where a task's data comes from, tried in order.
+
+1. A data directory holding the file in Keras's own format (``--data-dir`` or
+   ``SWEEPS_DATA_DIR``).
+2. Keras's loader: its cache, or a download for users online.
+3. A generated sample of the same shape, only when neither is available, announced loudly and
+   recorded as ``data.source=generated`` on every run.
+
+Encoded arrays are cached (``sweeps.data.cache``) keyed by the source's fingerprint and the
+settings that shape the encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweeps.data.cache import cached, fingerprint
+from sweeps.data.dataset import DataSource
+
+log = logging.getLogger(__name__)
+
+GENERATED_WARNING = (
+    "WARNING: no {filename} in a --data-dir or Keras's cache and no download possible: "
+    "using a GENERATED sample shaped like {task}. Results say nothing about the real task; "
+    "every run is tagged data.source=generated."
+)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where to look for data files and where to cache encodings (both optional)."""
+
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """How to obtain one task's raw data, in the form Keras's ``load_data`` returns it.
+
+    Attributes:
+        task: the pipeline's name, for messages.
+        filename: the file (or directory, for CIFAR's batches) in Keras's format that a data
+            directory holds: ``imdb.npz``, ``cifar-10-batches-py``.
+        read_file: parses that file in Keras's format, with Keras's post-processing.
+        keras_load: Keras's own loader (cache or download), or ``None`` where Keras has none.
+        generate: a generated sample of the same shapes.
+        keras_filename: its name in Keras's cache, where that differs from ``filename``.
+    """
+
+    task: str
+    filename: str
+    read_file: Callable[[Path], Any]
+    keras_load: Callable[[], Any] | None
+    generate: Callable[[], Any]
+    keras_filename: str | None = None
+
+
+def load(
+    raw: RawSource, options: DataOptions, settings: Mapping[str, Any], encode: Callable[[Any], dict[str, Any]]
+) -> tuple[DataSource, dict[str, Any]]:
+    """Find the task's data, then return its encoded arrays, from the cache when possible.
+
+    Args:
+        raw: how to obtain the raw data.
+        options: data directory and cache directory.
+        settings: everything besides the source that shapes ``encode``'s output.
+        encode: turns raw data into named arrays (the expensive step worth caching).
+
+    Raises:
+        DataError: a file exists but cannot be read as the task's format.
+    """
+    if options.data_dir is not None and (options.data_dir / raw.filename).exists():
+        path = options.data_dir / raw.filename
+        return _from(raw, "data-dir", path, options, settings, lambda: encode(raw.read_file(path)))
+    if options.data_dir is not None:
+        log.warning("no %s in %s; trying Keras's cache", raw.filename, options.data_dir)
+    if raw.keras_load is not None:
+        cached_file = keras_cache_dir() / (raw.keras_filename or raw.filename)
+        if cached_file.exists():
+            return _from(raw, "keras", cached_file, options, settings, lambda: encode(raw.keras_load()))
+        try:
+            loaded = raw.keras_load()
+        except Exception as error:  # Keras raises a bare Exception for a failed download.
+            log.info("Keras could not load %s: %s", raw.filename, error)
+        else:
+            return DataSource("keras", str(cached_file), fingerprint(cached_file, settings)), encode(loaded)
+    print(GENERATED_WARNING.format(filename=raw.filename, task=raw.task), flush=True)
+    return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
+
+
+def keras_loader(dataset: str, **kwargs: Any) -> Callable[[], Any]:
+    """Keras's own ``keras.datasets.<dataset>.load_data(**kwargs)``, imported only when called
+    (so a pipeline can be loaded, and its sweep file checked, without starting TensorFlow)."""
+
+    def load() -> Any:
+        import keras
+
+        return getattr(keras.datasets, dataset).load_data(**kwargs)
+
+    return load
+
+
+def keras_cache_dir() -> Path:
+    """The directory where Keras's ``get_file`` keeps downloaded datasets."""
+    home = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
+    if not os.access(home, os.W_OK) and not os.environ.get("KERAS_HOME"):
+        home = Path("/tmp/.keras")
+    return home / "datasets"
+
+
+def _from(
+    raw: RawSource,
+    kind: str,
+    path: Path | None,
+    options: DataOptions,
+    settings: Mapping[str, Any],
+    produce: Callable[[], dict[str, Any]],
+) -> tuple[DataSource, dict[str, Any]]:
+    digest = fingerprint(path, {**settings, "generated": raw.task} if path is None else settings)
+    source = DataSource(kind, str(path) if path else f"generated sample of {raw.task}", digest)
+    cache_file = options.cache_dir / f"{raw.task}-{digest}.npz" if options.cache_dir else None
+    return source, cached(cache_file, produce)

@@ -1,0 +1,12 @@
+"""Every default the command line, the runner and the stores share, each in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STORE_ROOT = Path("mlruns")  # the local stores, data cache and logs, under the working directory
+SCHEDULE_FILE = "nightly.yaml"  # the nightly schedule lives with the sweeps but is not one
+HEARTBEAT_SECONDS = 60  # a running trial's heartbeat; a worker silent for twice this is presumed dead
+MAX_CONSECUTIVE_FAILURES = 3  # failed trials in a row that stop a sweep
+NIGHTLY_TIME = "02:30"  # when `sweeps schedule` runs the nightly sweeps
+UI_HOST, UI_PORT = "127.0.0.1", 5000  # `sweeps ui` serves this machine only unless told otherwise

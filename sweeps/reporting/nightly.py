@@ -1,0 +1,129 @@
+"""Nightly verdicts: each scheduled sweep's best tonight against the night before, the night's
+summary, and a sweep's history over the nights.
+
+Each night is a fresh study, ``<sweep>@<date>``, so nights are comparable and re-running a date
+resumes that night's studies. Earlier nights are found in MLflow (parent runs tagged
+``nightly=<date>``), not in a side file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweeps.reporting.tables import cell, render_table
+from sweeps.tracking.tracker import FINISHED, PARENT_TAG, Tracker
+
+NIGHTLY_EXPERIMENT = "nightly"
+IMPROVED, UNCHANGED, REGRESSED, FAILED, FIRST = "improved", "unchanged", "REGRESSED", "FAILED", "first night"
+
+
+@dataclass
+class Night:
+    """One sweep's result on one night, and how it compares with the previous night."""
+
+    sweep: str
+    metric: str = ""
+    direction: str = "maximize"
+    best: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    previous: float | None = None
+    previous_date: str | None = None
+    verdict: str = FIRST
+    error: str = ""
+
+    @property
+    def change(self) -> float | None:
+        return None if self.best is None or self.previous is None else self.best - self.previous
+
+
+def study_for(sweep: str, date: dt.date) -> str:
+    """The night's own study: ``imdb_depth@2026-11-22``."""
+    return f"{sweep}@{date.isoformat()}"
+
+
+def compare(night: Night, threshold: float) -> Night:
+    """Set ``night.verdict``: better or worse than the previous night by more than ``threshold``."""
+    if night.error:
+        night.verdict = FAILED
+    elif night.change is None:
+        night.verdict = FIRST
+    else:
+        gain = night.change if night.direction == "maximize" else -night.change
+        night.verdict = IMPROVED if gain > threshold else REGRESSED if gain < -threshold else UNCHANGED
+    return night
+
+
+def previous_night(tracker: Tracker, date: dt.date) -> tuple[str, float, str] | None:
+    """The latest night before ``date`` of ``tracker``'s sweep: (date, best value, metric)."""
+    best: dict[str, tuple[float, str]] = {}
+    for run in _parents(tracker):
+        night, metric = run.data.tags["nightly"], run.data.tags.get("objective.metric", "")
+        value = run.data.metrics.get(f"best_{metric}")
+        if night < date.isoformat() and value is not None and math.isfinite(value):
+            best[night] = (value, metric)  # one parent per night unless a night was resumed; any holds its best
+    if not best:
+        return None
+    latest = max(best)
+    return latest, *best[latest]
+
+
+def history(tracker: Tracker) -> list[list[str]]:
+    """Rows of (date, best, best params, change) for every night of ``tracker``'s sweep."""
+    nights: dict[str, Any] = {}
+    for run in _parents(tracker):
+        metric = run.data.tags.get("objective.metric", "")
+        if f"best_{metric}" in run.data.metrics:
+            nights[run.data.tags["nightly"]] = run
+    rows, previous = [], None
+    for date in sorted(nights):
+        run = nights[date]
+        value = run.data.metrics[f"best_{run.data.tags['objective.metric']}"]
+        params = " ".join(f"{k[5:]}={v}" for k, v in sorted(run.data.tags.items()) if k.startswith("best.") and k != "best.trial")
+        rows.append([date, f"{value:.4f}", params, "-" if previous is None else f"{value - previous:+.4f}"])
+        previous = value
+    return rows
+
+
+def summary(date: dt.date, nights: list[Night]) -> str:
+    """The night's markdown summary: one row per sweep, regressions first in the headline."""
+    regressed = [n.sweep for n in nights if n.verdict == REGRESSED]
+    headline = f"**{len(regressed)} sweep(s) regressed: {', '.join(regressed)}**" if regressed else "No sweep regressed."
+    rows = [
+        [
+            n.sweep,
+            n.metric,
+            cell(n.best),
+            n.previous_date or "-",
+            cell(n.previous),
+            "-" if n.change is None else f"{n.change:+.4f}",
+            n.verdict,
+            n.error or " ".join(f"{k}={v}" for k, v in n.params.items()),
+        ]
+        for n in nights
+    ]
+    header = ["sweep", "objective", "tonight", "previous night", "previous", "change", "verdict", "best configuration"]
+    return f"# Nightly sweeps, {date.isoformat()}\n\n{headline}\n\n{render_table(header, rows, markdown=True)}\n"
+
+
+def record_summary(tracker_for: Callable[[str], Tracker], date: dt.date, text: str, nights: list[Night]) -> str:
+    """Log the summary to the ``nightly`` experiment: one run per date, updated when re-run."""
+    tracker = tracker_for(NIGHTLY_EXPERIMENT)
+    existing = tracker.runs(tracker.experiment_id, f"tags.nightly = '{date.isoformat()}'")
+    run_id = (
+        existing[0].info.run_id if existing else tracker.start_run(f"nightly {date.isoformat()}", {"nightly": date.isoformat()})
+    )
+    counts = {verdict: sum(n.verdict == verdict for n in nights) for verdict in (IMPROVED, UNCHANGED, REGRESSED, FAILED)}
+    tracker.log(run_id, metrics={f"sweeps_{k.lower()}": v for k, v in counts.items()})
+    tracker.log_text(run_id, text, "summary.md")
+    tracker.end_run(run_id, FINISHED)
+    return run_id
+
+
+def _parents(tracker: Tracker) -> list:
+    """The sweep's nightly parent runs (trial runs carry the tag too), oldest first."""
+    found = tracker.runs(tracker.experiment_id, "tags.nightly != ''", order_by=["attributes.start_time ASC"])
+    return [run for run in found if PARENT_TAG not in run.data.tags]

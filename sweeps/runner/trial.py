@@ -1,0 +1,201 @@
+"""One trial, tracked: a nested MLflow run around one fit, or around K folds or N replicates.
+
+The runner hands each proposal here; this module opens the trial's run (and a nested run per
+fold or replicate), trains through ``sweeps.training``, records the outcome, tells the engine,
+and closes every run it opened whatever happens.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
+from sweeps.errors import PipelineError, TrialFailed, first_line
+from sweeps.reporting import plots
+from sweeps.runner.progress import Progress
+from sweeps.runner.signals import shielded
+from sweeps.spec.sweep import SweepSpec
+from sweeps.tracking.callbacks import EpochLogger, model_summary
+from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
+from sweeps.training import several
+from sweeps.training.datasets import DatasetCache
+from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, Objective, train
+
+_RUN_STATUS = {COMPLETE: FINISHED, PRUNED: FINISHED, FAIL: FAILED}  # engine state -> MLflow run status
+
+
+@dataclass
+class SweepContext:
+    """What every trial of one invocation shares."""
+
+    spec: SweepSpec
+    engine: Engine
+    tracker: Tracker
+    datasets: DatasetCache
+    parent_run_id: str
+    tags: dict[str, Any]  # recorded on every run of the sweep
+    progress: Progress
+    models_built: bool = False  # once one model was built, a build error is a bad combination, not a bug
+
+    @property
+    def objective(self) -> Objective:
+        return Objective(self.spec.metric, self.spec.direction)
+
+
+def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
+    """Run one proposed trial as a nested MLflow run and tell the engine how it ended.
+
+    Any exception inside the trial makes it FAIL (message as a tag, traceback as an artifact);
+    a KeyboardInterrupt fails it, ends its run as KILLED, and propagates.
+
+    Raises:
+        PipelineError: the pipeline's ``build_model`` raised before any model was built in this
+            process: its code is broken, so the sweep stops at once (the trial is FAIL first).
+    """
+    spec, engine, tracker = ctx.spec, ctx.engine, ctx.tracker
+    hp = {**spec.hyperparameters(proposal.params), **proposal.overrides}
+    run_id = tracker.start_run(
+        f"trial-{proposal.number}", {**ctx.tags, "trial": proposal.number, **proposal.tags}, ctx.parent_run_id
+    )
+    ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
+    engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
+    outcome, broken = Outcome(FAIL, attrs={**ids, "error": "interrupted"}), None
+    interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
+    try:
+        tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
+        request = FitRequest(spec.pipeline, ctx.datasets.get(hp), hp, ctx.objective)
+        pruning = _Pruning(engine, proposal, spec.metric)
+        fitted = _train(ctx, proposal, request, run_id, pruning)
+        outcome = Outcome(
+            PRUNED if pruning.pruned else COMPLETE,
+            fitted.value,
+            {
+                **ids,
+                **fitted.test,
+                **fitted.metrics,
+                "best_epoch": fitted.best_epoch,
+                "epochs_trained": fitted.epochs_trained,
+                "epochs_budget": _epoch_budget(spec, hp, proposal),
+            },
+        )
+        _log_fitted(tracker, run_id, spec, proposal, fitted)
+        interrupted = False
+    except Exception as error:
+        interrupted = False
+        if isinstance(error, BuildFailed) and not ctx.models_built:
+            broken = PipelineError(
+                f"pipeline {spec.pipeline.name}: {first_line(error, with_type=False)}; "
+                "fix the pipeline (this trial was recorded as FAIL)"
+            )
+        outcome = Outcome(FAIL, attrs={**ids, "error": first_line(error, with_type=not isinstance(error, TrialFailed))})
+        tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
+    finally:
+        with shielded():
+            tracker.log(
+                run_id, tags={"state": outcome.state, **({"error": outcome.attrs["error"]} if outcome.state == FAIL else {})}
+            )
+            engine.tell(proposal, outcome)
+            tracker.end_run(run_id, KILLED if interrupted else _RUN_STATUS[outcome.state])
+    if broken is not None:
+        raise broken
+    ctx.models_built = True
+    return outcome
+
+
+def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: str, pruning: _Pruning) -> Fitted:
+    spec = ctx.spec
+    if spec.folds or spec.repeats > 1:
+        return _several(ctx, request, run_id, {**ctx.tags, "trial": proposal.number})
+    callbacks = [
+        EpochLogger(ctx.tracker, run_id),
+        pruning,
+        ctx.progress.epoch_callback(f"trial {proposal.number}", request.hp["epochs"]),
+    ]
+    return train(
+        request,
+        callbacks,
+        Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint),
+        wants_test=lambda: not pruning.pruned,
+    )
+
+
+def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str, Any]) -> Fitted:
+    """A trial made of several fits - K folds or N replicates - each a run nested under the
+    trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
+    A fit interrupted or failed ends its nested run as such."""
+    tracker, metric = ctx.tracker, ctx.spec.metric
+    parts = several.plan(request, ctx.spec.folds, ctx.spec.repeats)
+    open_runs: dict[int, str] = {}
+
+    def callbacks_for(part: several.Part) -> list[keras.callbacks.Callback]:
+        open_runs[part.index] = tracker.start_run(
+            f"trial-{tags['trial']}-{part.kind}-{part.index}", {**tags, **part.tags}, run_id
+        )
+        label = f"trial {tags['trial']} {part.kind} {part.index + 1}/{len(parts)}"
+        return [EpochLogger(tracker, open_runs[part.index]), ctx.progress.epoch_callback(label, request.hp["epochs"])]
+
+    def done(part: several.Part, fitted: Fitted) -> None:
+        tracker.log(
+            open_runs[part.index],
+            metrics={f"best_{metric}": fitted.value, "best_epoch": fitted.best_epoch, **fitted.test},
+            tags={"state": COMPLETE},
+            step=fitted.epochs_trained,
+        )
+        tracker.end_run(open_runs.pop(part.index), FINISHED)
+
+    try:
+        fitted = several.run(request, parts, callbacks_for, done)
+    except BaseException as error:
+        with shielded():  # the fits that were running when it broke
+            for nested in open_runs.values():
+                tracker.log(nested, tags={"state": FAIL})
+                tracker.end_run(nested, KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+        raise
+    tracker.log_history(run_id, fitted.history)
+    return fitted
+
+
+def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Proposal, fitted: Fitted) -> None:
+    tracker.log(
+        run_id,
+        metrics={
+            **fitted.test,
+            **fitted.metrics,
+            f"best_{spec.metric}": fitted.value,
+            "best_epoch": fitted.best_epoch,
+            "epochs_trained": fitted.epochs_trained,
+        },
+        step=fitted.epochs_trained,
+    )
+    title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={v}" for k, v in proposal.params.items())
+    figure = plots.learning_curves(fitted.history, title)
+    try:
+        tracker.log_figure(run_id, figure, "learning_curves.png")
+    finally:
+        plots.close(figure)
+    tracker.log_text(run_id, model_summary(fitted.model), "model_summary.txt")
+
+
+def _epoch_budget(spec: SweepSpec, hp: dict[str, Any], proposal: Proposal) -> int:
+    """Epochs a trial trains when nothing stops it early (K-fold: every fold, then the final fit;
+    replicates: every seed)."""
+    epochs = hp["epochs"] - proposal.initial_epoch
+    return (spec.folds + 1) * epochs if spec.folds else spec.repeats * epochs
+
+
+class _Pruning(keras.callbacks.Callback):
+    """Reports the objective to the engine each epoch and stops the fit when it says prune."""
+
+    def __init__(self, engine: Engine, proposal: Proposal, metric: str) -> None:
+        super().__init__()
+        self.engine, self.proposal, self.metric, self.pruned = engine, proposal, metric, False
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        value = (logs or {}).get(self.metric)
+        if value is not None and self.engine.should_prune(self.proposal, epoch + 1, float(value)):
+            self.pruned = True
+            self.model.stop_training = True

@@ -1,0 +1,86 @@
+"""Reading YAML files into typed values, with errors that name the file and the key path."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweeps.errors import ConfigError
+
+
+def read_yaml(path: Path, what: str) -> tuple[str, Any]:
+    """The text of ``path`` and its YAML document.
+
+    Raises:
+        ConfigError: the file cannot be read or is not valid YAML (line and column named);
+            ``what`` says what the file was meant to be, e.g. "the schedule".
+    """
+    try:
+        text = path.read_text()
+        return text, yaml.safe_load(text)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read {what}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+
+
+class Reader:
+    """One YAML mapping read with ``get``/``section``; every error names ``where`` and the key path.
+
+    Args:
+        where: the file (or option) being read, the start of every message.
+        data: the mapping; anything else is an error.
+        prefix: the dotted path of this mapping inside the file (``params.layers.``).
+    """
+
+    def __init__(self, where: str, data: Any, prefix: str) -> None:
+        self.where, self.prefix = where, prefix
+        if not isinstance(data, dict):
+            got = "nothing" if data is None else type(data).__name__
+            raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'}: must be a mapping of keys, got {got}")
+        self.data = data
+
+    def error(self, key: str, rule: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {self.prefix}{key}: {rule}")
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
+                raise self.error(str(key), f"unknown key{hint}")
+
+    _MISSING = object()
+
+    def get(self, key: str, kind: type, default: Any = _MISSING, nullable: bool = False) -> Any:
+        if key not in self.data:
+            if default is self._MISSING:
+                raise self.error(key, "is required")
+            return default
+        value = self.data[key]
+        if value is None and nullable:
+            return None
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise self.error(key, f"must be {_TYPE_NAMES[kind]}, got {value!r}")
+        return value
+
+    def positive(self, key: str, default: Any = _MISSING) -> int:
+        """An integer ``>= 1``."""
+        value = self.get(key, int, default=default)
+        if value < 1:
+            raise self.error(key, f"must be >= 1, got {value}")
+        return value
+
+    def section(self, key: str, default: Any = _MISSING) -> Reader:
+        return Reader(self.where, self.get(key, dict, default=default), f"{self.prefix}{key}.")
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping"}

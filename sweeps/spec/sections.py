@@ -1,0 +1,112 @@
+"""The sections of a search-space file, each read and checked on its own.
+
+Every function takes the file's top-level ``Reader`` and returns plain values, or raises a
+``ConfigError`` naming the file, the key and the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sweeps.spec.contract import Pipeline
+from sweeps.spec.params import Param, check_keras_tuner_can_express, checked_value, parse_param
+from sweeps.spec.reader import Reader
+
+ENGINES = {"optuna": ("grid", "random", "tpe"), "keras_tuner": ("random", "grid", "hyperband", "bayesian")}
+# Settings each sampler accepts besides type and seed (keras-tuner's names).
+SAMPLER_OPTIONS = {"hyperband": ("max_epochs", "factor", "hyperband_iterations"), "bayesian": ("num_initial_points",)}
+PRUNERS = {
+    "none": (),
+    "median": ("n_startup_trials", "n_warmup_steps"),
+    "hyperband": ("min_resource", "max_resource", "reduction_factor"),
+}
+
+
+def search(doc: Reader) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``engine``, ``sampler`` and ``pruner``: how the space is searched."""
+    engine = doc.get("engine", str, default="optuna")
+    if engine not in ENGINES:
+        raise doc.error("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}")
+    sampler = doc.section("sampler", default={"type": "tpe" if engine == "optuna" else "random"})
+    kind = sampler.get("type", str)
+    if kind not in ENGINES[engine]:
+        raise sampler.error("type", f"must be one of {', '.join(ENGINES[engine])} for engine {engine}, got {kind!r}")
+    options = SAMPLER_OPTIONS.get(kind, ())
+    sampler.only(("type", "seed", *options))
+    seed = sampler.get("seed", int, default=None, nullable=True)
+    sampler_values = {"type": kind, "seed": seed, **{key: sampler.positive(key) for key in options if key in sampler.data}}
+    pruner = doc.section("pruner", default={"type": "none"})
+    pruner_type = pruner.get("type", str)
+    if pruner_type not in PRUNERS:
+        raise pruner.error("type", f"must be one of {', '.join(PRUNERS)}, got {pruner_type!r}")
+    pruner.only(("type", *PRUNERS[pruner_type]))
+    if engine == "keras_tuner" and pruner_type != "none":
+        raise pruner.error("type", "keras_tuner stops trials itself (use sampler type hyperband); pruner must be none")
+    pruner_values = {"type": pruner_type, **{key: pruner.get(key, int) for key in PRUNERS[pruner_type] if key in pruner.data}}
+    return engine, sampler_values, pruner_values
+
+
+def objective(doc: Reader, pipeline: Pipeline) -> tuple[str, str]:
+    """The metric to optimise and its direction, which must be the one the pipeline says is better."""
+    section = doc.section("objective")
+    section.only(("metric", "direction"))
+    metric = section.get("metric", str)
+    if metric not in pipeline.objectives:
+        raise section.error("metric", f"{pipeline.name} reports {', '.join(pipeline.objectives)}; got {metric!r}")
+    better = pipeline.objectives[metric]
+    direction = section.get("direction", str, default=better)
+    if direction != better:
+        higher_or_lower = "higher" if better == "maximize" else "lower"
+        raise section.error("direction", f"{metric} is better when {higher_or_lower}: use {better}, got {direction!r}")
+    return metric, direction
+
+
+def values(doc: Reader, pipeline: Pipeline) -> tuple[dict[str, Any], dict[str, Param]]:
+    """``fixed`` and ``params``: each key declared by the pipeline, and set in one place only."""
+    declared = pipeline.hyperparameters
+    fixed_section = doc.section("fixed", default={})
+    fixed = {key: checked_value(fixed_section, key, declared) for key in fixed_section.data}
+    params_section = doc.section("params")
+    if not params_section.data:
+        raise doc.error("params", "must name at least one hyperparameter to vary")
+    params = {key: parse_param(params_section, key, declared) for key in params_section.data}
+    # Each param sweeps its own name, or (variants) every key its bundles set.
+    swept = [
+        {name} if not p.variants else {key for variant in p.variants.values() for key in variant} for name, p in params.items()
+    ]
+    both = sorted(set(fixed) & set().union(*swept))
+    if both:
+        raise doc.error("fixed", f"{', '.join(both)} is both fixed and swept; remove it from one of fixed or params")
+    every = [key for keys in swept for key in keys]
+    twice = sorted({key for key in every if every.count(key) > 1})
+    if twice:
+        raise doc.error("params", f"{', '.join(twice)} is set by more than one param; each value may vary in one place")
+    return fixed, params
+
+
+def several_fits(doc: Reader, pruner: Mapping[str, Any]) -> tuple[int | None, int]:
+    """``folds`` (K-fold cross-validation) and ``repeats`` (seeds per configuration)."""
+    folds = doc.get("folds", int, default=None, nullable=True)
+    if folds is not None and folds < 2:
+        raise doc.error("folds", f"K-fold cross-validation needs K >= 2, got {folds}")
+    repeats = doc.positive("repeats", default=1)
+    if folds is not None and repeats > 1:
+        raise doc.error("repeats", "cannot be combined with folds yet: cross-validation already gives K values per trial")
+    if (folds is not None or repeats > 1) and pruner["type"] != "none":
+        raise doc.error(
+            "pruner",
+            "a trial of several fits (folds, repeats) is judged on all of them, so it cannot be pruned by epoch; use type none",
+        )
+    return folds, repeats
+
+
+def check_searchable(doc: Reader, engine: str, sampler: Mapping[str, Any], params: Mapping[str, Param]) -> None:
+    """What the engine and sampler cannot express is refused here, not mid-sweep."""
+    section = doc.section("params")
+    if engine == "keras_tuner":
+        check_keras_tuner_can_express(section, params)
+    if sampler["type"] == "grid":
+        for param in params.values():
+            if param.grid() is None:
+                raise section.error(f"{param.name}.step", "a grid needs choices or a step for a float range")

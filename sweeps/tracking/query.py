@@ -1,0 +1,144 @@
+"""Sweeps as pandas DataFrames, read from MLflow: the notebook API and what reports build on.
+
+    >>> from sweeps import query
+    >>> trials = query.runs("imdb_depth")          # one row per trial
+    >>> curves = query.curves("imdb_depth")        # per-epoch metrics, long form
+
+Columns follow MLflow's naming (``params.layers``, ``metrics.test_accuracy``) because a name
+can be both (``loss`` is a hyperparameter and a training metric), plus ``sweep``, ``study``,
+``trial``, ``state``, ``engine``, ``value`` (the objective) and ``run_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from mlflow.entities import Run
+
+from sweeps.errors import ConfigError, first_line
+from sweeps.tracking.stores import Stores, mask
+from sweeps.tracking.tracker import PARENT_TAG, Tracker
+
+# Final (one-value) metrics; every other metric of a trial run is a per-epoch curve.
+_FINAL_PREFIXES = ("test_", "best_", "epochs_", "trials_")
+_FINAL_SUFFIXES = ("_mean", "_std")
+
+
+def runs(
+    sweeps: str | Sequence[str], tracking_uri: str | None = None, where: str | None = None, study: str | None = None
+) -> pd.DataFrame:
+    """One row per trial of the named sweep(s), over every invocation (both engines).
+
+    Args:
+        sweeps: a sweep name or several.
+        tracking_uri: the MLflow store (default: ``MLFLOW_TRACKING_URI`` or ``mlruns/``).
+        where: an MLflow filter, e.g. ``"params.activation = 'tanh'"``.
+        study: only this study; ``None`` picks each sweep's main study (see ``pick_study``);
+            ``"all"`` keeps every study.
+    """
+    return _frame(_trial_runs(_tracker(tracking_uri), sweeps, where, study))
+
+
+def samples(
+    sweeps: str | Sequence[str], tracking_uri: str | None = None, where: str | None = None, study: str | None = None
+) -> pd.DataFrame:
+    """One row per measured value: each replicate of a trial with ``repeats``, each fold of a
+    K-fold trial, or else the trial itself; with its trial's params. The unit of a t-test."""
+    tracker = _tracker(tracking_uri)
+    rows = []
+    for run in _trial_runs(tracker, sweeps, where, study):
+        metric = f"best_{run.data.tags.get('objective.metric')}"
+        for sample in [n for n in tracker.children(run) if metric in n.data.metrics] or [run]:
+            rows.append({**_row(run), "sample_run_id": sample.info.run_id, "sample": sample.data.metrics.get(metric)})
+    return pd.DataFrame(rows)
+
+
+def curves(
+    sweeps: str | Sequence[str], tracking_uri: str | None = None, where: str | None = None, study: str | None = None
+) -> pd.DataFrame:
+    """Per-epoch metrics of every trial in long form: sweep, study, trial, run_id, params.*,
+    ``metric``, ``step`` (the epoch, from 1) and ``value``."""
+    tracker = _tracker(tracking_uri)
+    rows = []
+    for run in _trial_runs(tracker, sweeps, where, study):
+        identity = {key: value for key, value in _row(run).items() if not key.startswith("metrics.")}
+        for key in run.data.metrics:
+            if key.startswith(_FINAL_PREFIXES) or key.endswith(_FINAL_SUFFIXES) or key == "best_epoch":
+                continue
+            for point in tracker.metric_history(run.info.run_id, key):
+                rows.append({**identity, "metric": key, "step": point.step, "value": point.value})
+    return pd.DataFrame(rows)
+
+
+def ordered(values: pd.Series) -> list:
+    """A parameter's distinct values: numbers ascending, anything else in first-seen order
+    (for a grid, the order the search-space file lists them)."""
+    distinct = list(dict.fromkeys(values))
+    return sorted(distinct) if pd.api.types.is_numeric_dtype(values) else distinct
+
+
+def pick_study(studies: dict[str, float], sweep: str) -> str:
+    """A sweep's main study among ``studies`` (name -> last start time): the one named after
+    the sweep if it exists (no overrides), else the most recently run."""
+    return sweep if sweep in studies else max(studies, key=studies.get)
+
+
+def _trial_runs(tracker: Tracker, sweeps: str | Sequence[str], where: str | None, study: str | None) -> list[Run]:
+    found: list[Run] = []
+    for sweep in [sweeps] if isinstance(sweeps, str) else list(sweeps):
+        experiment_id = tracker.experiment_id_of(sweep)
+        if experiment_id is None:
+            raise ConfigError(f"no runs of sweep '{sweep}' in {mask(tracker.tracking_uri)}; run it first")
+        filters = ["tags.trial != ''", *([where] if where else [])]
+        try:
+            trials = [
+                r
+                for r in tracker.runs(experiment_id, " and ".join(filters))
+                if "fold" not in r.data.tags and "repeat" not in r.data.tags
+            ]
+        except Exception as error:  # MLflow raises for a malformed filter
+            raise ConfigError(f"--where {where!r}: {first_line(error, with_type=False)}") from None
+        if study != "all" and trials:
+            studies: dict[str, float] = {}
+            for run in trials:
+                name = run.data.tags.get("study", sweep)
+                studies[name] = max(studies.get(name, 0), run.info.start_time)
+            chosen = study or pick_study(studies, sweep)
+            trials = [r for r in trials if r.data.tags.get("study") == chosen]
+        found.extend(trials)
+    return found
+
+
+def _frame(found: list[Run]) -> pd.DataFrame:
+    frame = pd.DataFrame([_row(run) for run in found])
+    for column in frame.columns:
+        if column.startswith("params."):  # MLflow keeps params as text; numbers compare as numbers
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            if converted.notna().sum() == frame[column].notna().sum():
+                frame[column] = converted
+    return frame.sort_values(["sweep", "study", "trial"]).reset_index(drop=True) if len(frame) else frame
+
+
+def _row(run: Run) -> dict:
+    tags, metric = run.data.tags, run.data.tags.get("objective.metric", "")
+    return {
+        "sweep": tags.get("sweep"),
+        "study": tags.get("study"),
+        "trial": int(tags.get("trial", -1)),
+        "state": tags.get("state", run.info.status),
+        "engine": tags.get("engine"),
+        "run_id": run.info.run_id,
+        "parent_run_id": tags.get(PARENT_TAG),
+        "objective": metric,
+        "direction": tags.get("objective.direction")
+        or ("minimize" if any(w in metric for w in ("loss", "mae", "mse")) else "maximize"),
+        "value": run.data.metrics.get(f"best_{metric}"),
+        "data.source": tags.get("data.source"),
+        **{f"params.{k}": v for k, v in run.data.params.items()},
+        **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
+    }
+
+
+def _tracker(tracking_uri: str | None) -> Tracker:
+    return Tracker.for_reading(Stores.resolve(tracking_uri).tracking_uri)

@@ -1,0 +1,148 @@
+"""The one door to MLflow: every read and write of runs goes through a ``Tracker``.
+
+Training code never imports mlflow: ``EpochLogger`` (``sweeps.tracking.callbacks``) is a Keras
+callback the runner hands to ``fit``, and the runner opens and closes runs (always in
+``finally``, so none is left RUNNING). Each sweep is an experiment named after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from sweeps.errors import StoreError, first_line
+from sweeps.tracking.stores import mask, retrying, sqlite_path
+
+for _name in ("mlflow", "alembic"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
+PARENT_TAG = MLFLOW_PARENT_RUN_ID
+_BATCH = 1000  # MLflow's limit on metrics per log_batch request
+
+
+class Tracker:
+    """The MLflow store at ``tracking_uri``, and (when named) one sweep's experiment in it.
+
+    Args:
+        tracking_uri: the store.
+        experiment: the experiment runs are written to, created if missing; ``None`` to read only.
+        description: the experiment's note when it is created.
+
+    Raises:
+        StoreError: the store cannot be reached or opened.
+    """
+
+    def __init__(self, tracking_uri: str, experiment: str | None = None, description: str = "") -> None:
+        self.tracking_uri = tracking_uri
+
+        def connect() -> tuple[MlflowClient, str | None]:
+            client = MlflowClient(tracking_uri)  # creates the store's tables on first use
+            if experiment is None:
+                return client, None
+            found = client.get_experiment_by_name(experiment)
+            return client, found.experiment_id if found else client.create_experiment(
+                experiment, tags={"sweep": experiment, "mlflow.note.content": description}
+            )
+
+        try:
+            self._client, self.experiment_id = retrying(connect)
+        except Exception as error:  # MLflow wraps store failures in several exception types
+            raise StoreError(
+                f"--tracking-uri {mask(tracking_uri)}: cannot open MLflow: {mask(first_line(error, False))}"
+            ) from None
+
+    @classmethod
+    def for_reading(cls, tracking_uri: str) -> Tracker:
+        """A tracker that only reads: a missing local store is an error, not created.
+
+        Raises:
+            StoreError: there is no store at ``tracking_uri``.
+        """
+        path = sqlite_path(tracking_uri)
+        if path is not None and not path.exists():
+            raise StoreError(f"no MLflow store at {tracking_uri}; run a sweep first, or pass --tracking-uri")
+        return cls(tracking_uri)
+
+    # Reading
+
+    def experiment_id_of(self, name: str) -> str | None:
+        """The id of the experiment ``name``, or ``None`` if there is none."""
+        found = self._client.get_experiment_by_name(name)
+        return None if found is None else found.experiment_id
+
+    def run(self, run_id: str) -> Run:
+        return self._client.get_run(run_id)
+
+    def runs(self, experiment_id: str, filter_string: str = "", order_by: list[str] | None = None) -> list[Run]:
+        """Every run of the experiment matching ``filter_string`` (all pages)."""
+        found, token = [], None
+        while True:
+            page = self._client.search_runs([experiment_id], filter_string, max_results=1000, order_by=order_by, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
+    def children(self, run: Run) -> list[Run]:
+        """The runs nested under ``run``."""
+        return self.runs(run.info.experiment_id, f"tags.`{PARENT_TAG}` = '{run.info.run_id}'")
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self._client.get_metric_history(run_id, key)
+
+    # Writing
+
+    def start_run(self, name: str, tags: Mapping[str, Any], parent_id: str | None = None) -> str:
+        """Create a RUNNING run (nested under ``parent_id`` if given); return its id."""
+        all_tags = {key: str(value) for key, value in tags.items()}
+        if parent_id:
+            all_tags[PARENT_TAG] = parent_id
+        return self._client.create_run(self.experiment_id, run_name=name, tags=all_tags).info.run_id
+
+    def log(
+        self,
+        run_id: str,
+        params: Mapping[str, Any] = {},
+        metrics: Mapping[str, float] = {},
+        tags: Mapping[str, Any] = {},
+        step: int = 0,
+    ) -> None:
+        """Log params, metrics (at ``step``) and tags in one request."""
+        now = int(time.time() * 1000)
+        self._client.log_batch(
+            run_id,
+            metrics=[Metric(key, float(value), now, step) for key, value in metrics.items()],
+            params=[Param(key, str(value)) for key, value in params.items()],
+            tags=[RunTag(key, str(value)) for key, value in tags.items()],
+        )
+
+    def log_history(self, run_id: str, history: Mapping[str, list[float]]) -> None:
+        """Log whole learning curves at once (``step`` = epoch, from 1), within MLflow's batch limit."""
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key, float(value), now, epoch)
+            for key, values in history.items()
+            for epoch, value in enumerate(values, start=1)
+        ]
+        for start in range(0, len(metrics), _BATCH):
+            self._client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._client.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        self._client.log_figure(run_id, figure, artifact_file)
+
+    def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self._client.log_artifact(run_id, str(path), artifact_path)
+
+    def end_run(self, run_id: str, status: str) -> None:
+        self._client.set_terminated(run_id, status)

@@ -1,0 +1,135 @@
+"""A trial made of several fits of one configuration: K folds, or N replicate seeds.
+
+K-fold (the Boston housing tutorial's procedure): the training and validation rows together
+are cut into K consecutive folds with scikit-learn's ``KFold``; each fold trains a fresh model
+validated on the held-out fold. Then, as the tutorial does, a final model is trained on all
+those rows for the epoch count where the averaged validation curve was best, and only that
+model sees the test set.
+
+Replicates: one configuration trained with seeds ``seed, seed + 1, ...``, each a full fit with
+its own test evaluation, so a comparison can say how sure it is.
+
+Either way the fits combine as ``combine`` says: the mean of their best values (also logged as
+``<metric>_mean``, with the sample ``<metric>_std``), their per-epoch means as learning curves
+(the tutorial's ``average_mae_history``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+
+from sweeps.training import feed
+from sweeps.training.fit import FitRequest, Fitted, Objective, evaluate, failures_as_trial_failed, fit, fresh_model
+
+FOLD, REPEAT = "fold", "repeat"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One fit of a trial of several: which one, and the request it trains (its rows, its seed)."""
+
+    kind: str  # fold | repeat
+    index: int
+    request: FitRequest
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        """What tells this fit from its siblings in the records."""
+        return {self.kind: self.index, **({"seed": self.request.hp["seed"]} if self.kind == REPEAT else {})}
+
+
+def plan(request: FitRequest, folds: int | None, repeats: int) -> list[Part]:
+    """The fits of one trial: ``folds`` folds of its rows, or ``repeats`` seeds (on the trial's view)."""
+    view = request.trial_view()
+    if not folds:
+        return [Part(REPEAT, r, view.with_seed(view.hp["seed"] + r)) for r in range(repeats)]
+    x, y = _all_rows(view)
+    from sklearn.model_selection import KFold  # only K-fold trials need scikit-learn
+
+    return [
+        Part(FOLD, k, view.with_data(replace(view.dataset, x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val])))
+        for k, (train, val) in enumerate(KFold(n_splits=folds).split(np.arange(len(y))))
+    ]
+
+
+def run(
+    request: FitRequest,
+    parts: Sequence[Part],
+    callbacks_for: Callable[[Part], Sequence[keras.callbacks.Callback]],
+    done: Callable[[Part, Fitted], None],
+) -> Fitted:
+    """Fit every part, one after another, and combine them into the trial's result.
+
+    Args:
+        callbacks_for: the callbacks of one part (e.g. logging to its own run).
+        done: told each part's result as soon as it is known.
+
+    Raises:
+        TrialFailed: as ``fit``; the part that failed is the one last started.
+    """
+    results = []
+    with failures_as_trial_failed():
+        for part in parts:
+            results.append(fit(part.request, callbacks_for(part)))
+            if part.kind == REPEAT:
+                results[-1].test = evaluate(results[-1].model, part.request)
+            done(part, results[-1])
+        combined = combine(results, request.objective)
+        if parts[0].kind == FOLD:
+            combined = _with_final_fit(request.trial_view(), combined)
+    return combined
+
+
+def combine(results: Sequence[Fitted], objective: Objective) -> Fitted:
+    """Several fits of one configuration as one trial result.
+
+    Its value is the mean of theirs (also ``<metric>_mean``, with the sample ``<metric>_std``),
+    its curves their per-epoch means, its best epoch where that mean curve is best, its epochs
+    all they trained, its test metrics their means, its model the best fit's.
+    """
+    values = np.array([r.value for r in results])
+    history = average_history([r.history for r in results])
+    pick = np.nanargmax if objective.direction == "maximize" else np.nanargmin
+    metric = objective.metric
+    return Fitted(
+        value=float(values.mean()),
+        best_epoch=int(pick(history[metric])) + 1,
+        epochs_trained=sum(r.epochs_trained for r in results),
+        history=history,
+        test={key: float(np.mean([r.test[key] for r in results])) for key in results[0].test},
+        model=results[int(pick(values))].model,
+        metrics={f"{metric}_mean": float(values.mean()), f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0},
+    )
+
+
+def average_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Per-epoch means over several fits, up to the last epoch all of them reached (early
+    stopping can end some sooner)."""
+    epochs = min(len(h["loss"]) for h in histories)
+    return {key: np.mean([h[key][:epochs] for h in histories], axis=0).tolist() for key in histories[0]}
+
+
+def _with_final_fit(view: FitRequest, combined: Fitted) -> Fitted:
+    """K-fold's last step: a model on all rows for the best averaged epoch count, tested."""
+    model = fresh_model(view)
+    x, y = _all_rows(view)
+    model.fit(**feed.feed(x, y, view.hp["batch_size"], shuffle_seed=view.hp["seed"]), epochs=combined.best_epoch, verbose=0)
+    return replace(
+        combined, epochs_trained=combined.epochs_trained + combined.best_epoch, test=evaluate(model, view), model=model
+    )
+
+
+def _all_rows(view: FitRequest) -> tuple[Any, np.ndarray]:
+    data = view.dataset
+    x = (
+        sp.vstack([data.x_train, data.x_val], format="csr")
+        if sp.issparse(data.x_train)
+        else np.concatenate([data.x_train, data.x_val])
+    )
+    return x, np.concatenate([data.y_train, data.y_val])

@@ -1,0 +1,167 @@
+"""The real command in a subprocess, then MLflow and Optuna queried for what it recorded."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from sweeps.cli import main
+from sweeps.spec.catalog import sweep_files
+from tests.support import BASE, REPO, mlflow_runs, run_sweeps
+
+QUICK = ("--trials", "2", "--epochs", "1")
+
+
+def split(runs: list) -> tuple[list, list]:
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> None:
+    done = run_sweeps("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "study imdb_depth[epochs=1]: 2 trial(s), 2 run now" in done.stdout
+    assert "trial  layers  val_accuracy  test_accuracy  best epoch  state" in done.stdout
+    assert "data: data-dir" in done.stderr and "holding out 40%" in done.stderr
+
+    parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert sorted(c.info.run_name for c in children) == ["trial-0", "trial-1"]
+    assert sorted(c.data.params["layers"] for c in children) == ["1", "2"]
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert child.data.params["units"] == "16" and child.data.params["epochs"] == "1"
+        assert child.data.params["loss"] == "binary_crossentropy" and child.data.params["optimizer"] == "rmsprop"
+        tags = child.data.tags
+        assert tags["sweep"] == "imdb_depth" and tags["engine"] == "optuna" and tags["state"] == "COMPLETE"
+        assert tags["data.source"] == "data-dir" and tags["trial"] in ("0", "1") and tags["git.commit"]
+        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert [m.step for m in client.get_metric_history(child.info.run_id, metric)] == [1]
+        assert 0.0 <= child.data.metrics["test_accuracy"] <= 1.0 and "test_loss" in child.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert artifacts == {"learning_curves.png", "model_summary.txt"}
+        png = Path(client.download_artifacts(child.info.run_id, "learning_curves.png", str(tmp_path)))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert parent.info.status == "FINISHED" and parent.data.tags["study"] == "imdb_depth[epochs=1]"
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"search_space.yaml", "trials.md"}
+    assert parent.data.tags["best.trial"] in ("0", "1") and "best_val_accuracy" in parent.data.metrics
+
+    again = run_sweeps("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
+    assert again.returncode == 0 and "nothing to run" in again.stdout
+    assert len(mlflow_runs(tmp_path, "imdb_depth")) == 3  # no empty parent run for a no-op
+
+    more = run_sweeps("imdb_depth", "--trials", "3", "--epochs", "1", cwd=tmp_path, SWEEPS_DATA_DIR=str(imdb_dir))
+    assert more.returncode == 0, more.stderr
+    assert f"data: data-dir {imdb_dir / 'imdb.npz'}" in more.stderr
+    assert "3 trial(s), 1 run now" in more.stdout
+    parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
+    assert len(parents) == 2 and sorted(c.data.params["layers"] for c in children) == ["1", "2", "3"]
+    study = optuna.load_study(study_name="imdb_depth[epochs=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {c.info.run_id for c in children}
+
+
+def test_list_shows_every_sweep_with_its_description(tmp_path: Path) -> None:
+    listed = run_sweeps("list", cwd=tmp_path)
+    assert listed.returncode == 0
+    for path in sweep_files(REPO / "search_spaces"):
+        description = yaml.safe_load(path.read_text())["description"]
+        assert f"{path.stem}" in listed.stdout and description in listed.stdout
+
+
+def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
+    command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "400", "--data-dir", str(imdb_dir)]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
+    seen = ""
+    deadline = time.time() + 120
+    try:
+        while "epoch 3/400" not in seen and time.time() < deadline:  # wait until a trial is training
+            seen += process.stderr.read(1)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
+    finally:  # a sweep left training 400 epochs would slow every later test
+        process.kill()
+    assert process.returncode == 130, seen + rest
+    assert "interrupted: the running trial was marked FAIL" in rest
+    parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
+    assert [r.info.status for r in parents + children] == ["KILLED", "KILLED"]
+    study = optuna.load_study(study_name="imdb_depth[epochs=400]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["FAIL"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["imdb_dept"], r"error: unknown sweep 'imdb_dept' \(did you mean imdb_depth\?\); available: .*imdb_depth"),
+        (["../etc/passwd"], r"error: sweep name '../etc/passwd': a name, not a path"),
+        (["imdb_depth", "--set", "activation=swish"], r"error: --set activation=swish: activation: must be one of relu"),
+        (["imdb_depth", "--set", "units"], r"error: --set units: expected KEY=VALUE"),
+        (["imdb_depth", "--set", "layers=2"], r"error: --set layers=2: layers is swept by"),
+        (["imdb_depth", "--epochs", "0"], r"error: --set epochs=0: epochs: must be >= 1, got 0"),
+        (["imdb_depth", "--trials", "0"], r"error: --trials: must be >= 1, got 0"),
+        (["imdb_depth", "--data-dir", "/no/such/dir"], r"error: --data-dir /no/such/dir: not a directory"),
+        (["bad"], r"error: .*bad\.yaml: not valid YAML at line 2"),
+        (["unknown_key"], r"error: .*unknown_key\.yaml: fixed\.colour: unknown hyperparameter for this pipeline"),
+        (["low_high"], r"error: .*low_high\.yaml: params\.units\.low: low <= high must hold, got low=64, high=16"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(workdir: Path, capsys, args: list[str], message: str) -> None:
+    spaces = workdir / "spaces"
+    spaces.mkdir()
+    (spaces / "bad.yaml").write_text("name: bad\n  description: [unclosed\n")
+    (spaces / "unknown_key.yaml").write_text(yaml.safe_dump({**BASE, "name": "unknown_key", "fixed": {"colour": 1}}))
+    (spaces / "low_high.yaml").write_text(
+        yaml.safe_dump(
+            {
+                **BASE,
+                "name": "low_high",
+                "sampler": {"type": "random"},
+                "params": {"units": {"type": "int", "low": 64, "high": 16}},
+            }
+        )
+    )
+    spaces_args = [] if args[0] in ("imdb_dept", "../etc/passwd", "imdb_depth") else ["--spaces", str(spaces)]
+    if args[0] == "imdb_depth":
+        spaces_args = ["--spaces", str(REPO / "search_spaces")]
+    code = main(["run", *args, *spaces_args])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert __import__("re").search(message, lines[0]), lines[0]
+    assert not (workdir / "mlruns").exists()
+
+
+def test_bad_data_file_is_one_line_from_the_real_command(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "imdb.npz").write_bytes(b"PK\x03\x04 this is not really a zip file")
+    result = run_sweeps("imdb_depth", *QUICK, "--data-dir", str(data), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {data / 'imdb.npz'}: not a readable Keras .npz file")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+
+
+def test_debug_shows_the_traceback(workdir: Path) -> None:
+    with pytest.raises(Exception, match="unknown sweep"):
+        main(["run", "nope", "--debug"])

@@ -1,0 +1,138 @@
+"""The engine contract (sweeps/engines/__init__.py), one suite for every engine.
+
+Each engine is a fixture entry in ``ENGINES``; a new engine is one more entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweeps.engines import COMPLETE, FAIL, Outcome, open_engine
+from sweeps.errors import ConfigError, StoreError
+from sweeps.spec.sweep import load_spec
+from sweeps.tracking.stores import Stores
+from tests.support import BASE, write_space
+
+ENGINES = ["optuna", "keras_tuner"]
+IDENTITY = {"sweeps.fingerprint": "abc", "data.source": "data-dir"}
+
+
+def factory(tmp_path: Path, engine: str):
+    """Build ``engine`` for a spec written with ``changes``, attached to one store per test."""
+    stores = Stores.resolve(root=tmp_path / "mlruns")
+    stores.prepare()
+
+    def build(identity: dict[str, str] = IDENTITY, **changes):
+        return open_engine(load_spec(write_space(tmp_path, {**BASE, "engine": engine, **changes})), stores, "s", identity)
+
+    return build
+
+
+@pytest.fixture(params=ENGINES)
+def make(request: pytest.FixtureRequest, tmp_path: Path):
+    """Every engine in turn: the contract tests run once per engine."""
+    return factory(tmp_path, request.param)
+
+
+def test_grid_runs_every_point_once_then_stops(make) -> None:
+    engine = make()
+    seen = []
+    while (proposal := engine.ask()) is not None:
+        seen.append(proposal.params["layers"])
+        engine.tell(proposal, Outcome(COMPLETE, float(proposal.params["layers"])))
+    assert sorted(seen) == [1, 2, 3] and engine.remaining() == 0
+    assert [r.state for r in engine.records()] == [COMPLETE] * 3
+
+
+def test_resume_reruns_exactly_the_failed_grid_points(make) -> None:
+    engine = make()
+    for state in (COMPLETE, FAIL):
+        proposal = engine.ask()
+        engine.tell(proposal, Outcome(state, 0.5 if state == COMPLETE else None, {"error": "boom"}))
+    failed = engine.records()[1].params
+    resumed = make()  # a new process attaching to the same study
+    assert resumed.remaining() == 2
+    retried = resumed.ask()
+    assert retried.params == failed
+    resumed.tell(retried, Outcome(COMPLETE, 0.7))
+    last = resumed.ask()
+    resumed.tell(last, Outcome(COMPLETE, 0.6))
+    assert resumed.ask() is None
+    done = sorted(r.params["layers"] for r in resumed.records() if r.state == COMPLETE)
+    assert done == [1, 2, 3]
+    assert resumed.records()[1].attrs["error"] == "boom"
+
+
+def test_budget_counts_trials_of_earlier_invocations(make) -> None:
+    space = {
+        "sampler": {"type": "random", "seed": 7},
+        "trials": 3,
+        "params": {"dropout": {"type": "float", "low": 0.0, "high": 0.5}},
+    }
+    engine = make(**space)
+    first = []
+    for _ in range(2):
+        proposal = engine.ask()
+        first.append(proposal.params["dropout"])
+        engine.tell(proposal, Outcome(COMPLETE, 0.5))
+    resumed = make(**space)
+    assert resumed.remaining() == 1
+    proposal = resumed.ask()
+    assert proposal.params["dropout"] not in first  # a resumed seed does not replay old proposals
+    resumed.tell(proposal, Outcome(COMPLETE, 0.5))
+    assert resumed.ask() is None and make(**space).remaining() == 0
+
+
+def test_a_study_started_differently_is_not_mixed_into(make) -> None:
+    make()
+    with pytest.raises(ConfigError, match=r"study 's' was started with a different setup \(sweeps\.fingerprint abc -> xyz\)"):
+        make(identity={**IDENTITY, "sweeps.fingerprint": "xyz"})
+
+
+def test_pruning_is_off_without_a_pruner(make) -> None:
+    engine = make()
+    proposal = engine.ask()
+    assert not any(engine.should_prune(proposal, epoch, 0.1) for epoch in range(1, 5))
+
+
+def test_optuna_median_pruner_stops_a_trial_worse_than_the_median(tmp_path: Path) -> None:
+    engine = factory(tmp_path, "optuna")(
+        sampler={"type": "random", "seed": 1},
+        trials=5,
+        pruner={"type": "median", "n_startup_trials": 2},
+        params={"dropout": {"type": "float", "low": 0.0, "high": 0.5}},
+    )
+    for _ in range(2):
+        proposal = engine.ask()
+        for epoch in range(1, 4):
+            engine.should_prune(proposal, epoch, 0.9)
+        engine.tell(proposal, Outcome(COMPLETE, 0.9))
+    worse = engine.ask()
+    assert engine.should_prune(worse, 1, 0.1)
+
+
+@pytest.mark.parametrize("sampler", ["grid", "random"])
+def test_optuna_workers_asking_at_once_never_exceed_the_budget(tmp_path: Path, sampler: str) -> None:
+    """Two workers that both saw one trial left both get one; the later stands aside."""
+    build = factory(tmp_path, "optuna")
+    space = {"sampler": {"type": sampler, "seed": 3}, "trials": 2}
+    first, second = build(**space), build(**space)
+    running = first.ask()
+    assert first.remaining() == second.remaining() == 1
+    # Both past their remaining() check: ask as each one's ask() would next.
+    tickets = [second._next(), first._next()]
+    assert tickets[0] is not None and tickets[1] is None
+    for proposal in (running, tickets[0]):
+        first.tell(proposal, Outcome(COMPLETE, 0.5))
+    assert first.ask() is None and second.ask() is None
+    assert [r.state for r in first.records()] == [COMPLETE, COMPLETE]
+    assert running.params != tickets[0].params or sampler == "random"
+
+
+def test_unreachable_storage_is_one_line_with_the_password_masked(tmp_path: Path) -> None:
+    spec = load_spec(write_space(tmp_path, BASE))
+    with pytest.raises(StoreError, match=r"--storage postgresql://bob:\*\*\*@127\.0\.0\.1:1/x: cannot open") as raised:
+        open_engine(spec, Stores.resolve(storage="postgresql://bob:hunter2@127.0.0.1:1/x"), "s", IDENTITY)
+    assert "hunter2" not in str(raised.value)

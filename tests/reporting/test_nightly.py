@@ -1,0 +1,129 @@
+"""Nightly sweeps: two simulated nights, a forced regression, re-runs, history, cron and systemd."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from sweeps.cli import main
+from tests.support import REPO, mlflow_runs
+
+
+def schedule(workdir: Path, **overrides) -> Path:
+    path = workdir / "nightly.yaml"
+    path.write_text(
+        yaml.safe_dump({"sweeps": {"imdb_depth": {"trials": 2, "threshold": 0.01, "set": {"epochs": 2, **overrides}}}})
+    )
+    return path
+
+
+def night(workdir: Path, imdb_dir: Path, date: str, capsys, **overrides) -> tuple[int, str]:
+    code = main(
+        [
+            "nightly",
+            "--date",
+            date,
+            "--schedule",
+            str(schedule(workdir, **overrides)),
+            "--data-dir",
+            str(imdb_dir),
+            "--spaces",
+            str(REPO / "search_spaces"),
+        ]
+    )
+    return code, capsys.readouterr().out
+
+
+def parents(workdir: Path, date: str) -> list:
+    return [
+        r
+        for r in mlflow_runs(workdir, "imdb_depth")
+        if "mlflow.parentRunId" not in r.data.tags and r.data.tags.get("nightly") == date
+    ]
+
+
+def row(summary: str) -> list[str]:
+    (line,) = [line for line in summary.splitlines() if line.startswith("| imdb_depth |")]
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_two_nights_then_a_regression(workdir: Path, imdb_dir: Path, capsys) -> None:
+    code, first = night(workdir, imdb_dir, "2026-11-20", capsys)
+    assert code == 0 and row(first)[6] == "first night"
+    assert [p.data.tags["study"] for p in parents(workdir, "2026-11-20")] == ["imdb_depth@2026-11-20"]
+
+    code, second = night(workdir, imdb_dir, "2026-11-21", capsys)
+    cells = row(second)
+    assert code == 0 and cells[3] == "2026-11-20"  # compared with the night before
+    assert cells[4] == row(first)[2] and cells[6] in ("unchanged", "improved")
+    assert (workdir / "mlruns" / "nightly" / "2026-11-21.md").read_text().startswith("# Nightly sweeps, 2026-11-21")
+
+    again, _ = night(workdir, imdb_dir, "2026-11-21", capsys)  # re-running a date resumes it
+    assert again == 0 and len(parents(workdir, "2026-11-21")) == 1
+
+    code, third = night(workdir, imdb_dir, "2026-11-22", capsys, learning_rate=1e-9)  # a forced drop
+    cells = row(third)
+    assert code == 3 and cells[6] == "REGRESSED" and cells[3] == "2026-11-21"
+    assert "**1 sweep(s) regressed: imdb_depth**" in third
+    assert float(cells[5]) < -0.01
+    summaries = list(mlflow_runs(workdir, "nightly"))
+    assert sorted(r.data.tags["nightly"] for r in summaries) == ["2026-11-20", "2026-11-21", "2026-11-22"]
+
+    assert main(["history", "imdb_depth"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["2026-11-20", "2026-11-21", "2026-11-22"]
+    assert lines[1].split()[-1] == "-" and lines[3].split()[-1].startswith("-")  # the drop, as a change
+
+
+def test_one_failing_sweep_does_not_stop_the_others(workdir: Path, imdb_dir: Path, capsys) -> None:
+    path = workdir / "nightly.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "sweeps": {
+                    "no_such_sweep": {"trials": 1, "threshold": 0.0},
+                    "imdb_depth": {"trials": 1, "threshold": 0.01, "set": {"epochs": 1}},
+                }
+            }
+        )
+    )
+    code = main(
+        [
+            "nightly",
+            "--date",
+            "2026-11-20",
+            "--schedule",
+            str(path),
+            "--data-dir",
+            str(imdb_dir),
+            "--spaces",
+            str(REPO / "search_spaces"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "| no_such_sweep |" in out and "FAILED" in out and "unknown sweep 'no_such_sweep'" in out
+    assert row(out)[6] == "first night"
+
+
+def test_schedule_cron_and_systemd(workdir: Path, capsys) -> None:
+    assert main(["schedule", "--cron", "--at", "03:15"]) == 0
+    cron = capsys.readouterr().out.strip()
+    assert cron.startswith(f"15 3 * * * cd {workdir.resolve()} && mkdir -p mlruns/logs && {sys.executable} -m sweeps nightly")
+    assert cron.endswith(f">> {workdir.resolve() / 'mlruns' / 'logs' / 'nightly.log'} 2>&1")
+    assert main(["schedule", "--systemd"]) == 0
+    units = capsys.readouterr().out
+    assert f"WorkingDirectory={workdir.resolve()}" in units and "OnCalendar=*-*-* 02:30:00" in units
+    assert f"exec {sys.executable} -m sweeps nightly >> " in units and "[Install]\nWantedBy=timers.target" in units
+    assert main(["schedule", "--cron", "--at", "25:00"]) == 2
+    assert "error: --at 25:00: expected HH:MM" in capsys.readouterr().err
+
+
+def test_the_shipped_schedule_names_real_sweeps() -> None:
+    from sweeps.spec.catalog import sweep_files
+    from sweeps.spec.schedule import load_schedule
+
+    entries = load_schedule(REPO / "search_spaces" / "nightly.yaml")
+    assert {e.sweep for e in entries} <= {p.stem for p in sweep_files(REPO / "search_spaces")}

@@ -1,0 +1,160 @@
+"""Reports computed from MLflow runs with known values: the numbers, the t-test, the plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sweeps.reporting import report
+from sweeps.reporting.plots import write_sweep_plots
+from sweeps.tracking import query
+from sweeps.tracking.tracker import FINISHED, Tracker
+from tests.support import run_sweeps
+
+# Replicate values per activation, and each trial's validation curve (the mean over replicates).
+RELU = {0: [0.86, 0.87, 0.88], 1: [0.85, 0.86, 0.84]}
+TANH = {2: [0.84, 0.85, 0.83]}
+CURVES = {0: [0.80, 0.87, 0.86], 1: [0.82, 0.85, 0.84], 2: [0.80, 0.82, 0.84]}
+TEST = {0: 0.865, 1: 0.851, 2: 0.838}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """A sweep 'known' recorded as the runner records it: trial runs with nested replicates."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "known")
+    common = {
+        "sweep": "known",
+        "study": "known",
+        "engine": "optuna",
+        "objective.metric": "val_accuracy",
+        "objective.direction": "maximize",
+    }
+    parent = tracker.start_run("known", common)
+    for trial, values in {**RELU, **TANH}.items():
+        run = tracker.start_run(f"trial-{trial}", {**common, "trial": trial, "state": "COMPLETE"}, parent)
+        tracker.log(
+            run,
+            params={"activation": "relu" if trial in RELU else "tanh", "layers": 2 if trial < 2 else 1},
+            metrics={"best_val_accuracy": float(np.mean(values)), "test_accuracy": TEST[trial]},
+        )
+        tracker.log_history(run, {"val_accuracy": CURVES[trial]})
+        for r, value in enumerate(values):
+            nested = tracker.start_run(f"trial-{trial}-repeat-{r}", {**common, "trial": trial, "repeat": r}, run)
+            tracker.log(nested, metrics={"best_val_accuracy": value})
+            tracker.end_run(nested, FINISHED)
+        tracker.end_run(run, FINISHED)
+    failed = tracker.start_run("trial-3", {**common, "trial": 3, "state": "FAIL"}, parent)
+    tracker.log(failed, params={"activation": "tanh", "layers": 1})
+    tracker.end_run(failed, "FAILED")
+    tracker.end_run(parent, FINISHED)
+    return uri
+
+
+def test_query_frames(store: str) -> None:
+    trials = query.runs("known", store)
+    assert list(trials["trial"]) == [0, 1, 2, 3] and list(trials["state"]) == ["COMPLETE"] * 3 + ["FAIL"]
+    assert trials["params.layers"].dtype.kind == "i"  # numbers come back as numbers
+    assert trials.loc[0, "value"] == pytest.approx(np.mean(RELU[0]))
+    samples = query.samples("known", store)
+    assert sorted(samples[samples["trial"] == 2]["sample"]) == sorted(TANH[2])
+    curves = query.curves("known", store)
+    assert set(curves["metric"]) == {"val_accuracy"}
+    assert list(curves[curves["trial"] == 0].sort_values("step")["value"]) == pytest.approx(CURVES[0])
+    assert query.runs("known", store, where="params.activation = 'tanh'")["trial"].tolist() == [2, 3]
+
+
+def test_report_numbers_and_significance(store: str) -> None:
+    built = report.build(query.runs("known", store), query.samples("known", store), query.curves("known", store), ["activation"])
+    relu, tanh = built.table.iloc[0], built.table.iloc[1]
+    relu_values, tanh_values = RELU[0] + RELU[1], TANH[2]
+    assert (relu["value"], relu["trials"], relu["n"]) == ("relu", 2, 6)
+    assert relu["best"] == pytest.approx(np.mean(RELU[0]))
+    assert relu["mean"] == pytest.approx(np.mean(relu_values)) and relu["std"] == pytest.approx(np.std(relu_values, ddof=1))
+    assert relu["test of best"] == pytest.approx(TEST[0])
+    assert relu["peak epoch"] == 2  # mean of trials 0 and 1 per epoch: 0.81, 0.86, 0.85
+    assert (tanh["trials"], tanh["n"], tanh["peak epoch"]) == (1, 3, 3)  # the FAIL trial is left out
+    p = stats.ttest_ind(tanh_values, relu_values, equal_var=False).pvalue
+    difference = (np.mean(tanh_values) - np.mean(relu_values)) * 100
+    assert built.sentences == [
+        f"activation=tanh vs relu: {difference:+.1f} pt val_accuracy, p={p:.2f}, "
+        f"{'significant' if p < 0.05 else 'not significant'} at 0.05 (n=3 and 6)"
+    ]
+    text = built.render("table")
+    assert "objective: val_accuracy (maximize)" in text and f"{np.mean(relu_values):.4f} ± " in text
+    csv = pd.read_csv(__import__("io").StringIO(built.render("csv")))
+    assert list(csv["n"]) == [6, 3]
+    assert built.render("markdown").splitlines()[2].startswith("| param | value |")
+
+
+def test_pruned_trials_are_left_out_and_said_so(store: str) -> None:
+    tracker = Tracker(store, "known")
+    pruned = tracker.start_run(
+        "trial-4",
+        {
+            "sweep": "known",
+            "study": "known",
+            "trial": 4,
+            "state": "PRUNED",
+            "objective.metric": "val_accuracy",
+            "objective.direction": "maximize",
+        },
+    )
+    tracker.log(pruned, params={"activation": "tanh", "layers": 3}, metrics={"best_val_accuracy": 0.5})
+    tracker.end_run(pruned, FINISHED)
+    built = report.build(query.runs("known", store), query.samples("known", store), query.curves("known", store), ["layers"])
+    assert list(built.table["value"]) == [1, 2]  # layers=3 had only the pruned trial
+    assert built.sentences[-1] == "left out: 1 pruned trial(s), stopped early by the sweep's pruner, so not comparable"
+
+
+def test_significance_needs_two_measurements_each() -> None:
+    sentence = report.significance("loss", ["bce", "mse"], [pd.Series([0.8]), pd.Series([0.7])], "val_accuracy")
+    assert "cannot test significance with n=1 each" in sentence and "--repeats" in sentence
+    clear = report.significance(
+        "loss", ["bce", "mse"], [pd.Series([0.80, 0.81, 0.80]), pd.Series([0.70, 0.71, 0.70])], "val_accuracy"
+    )
+    assert clear.startswith("loss=mse vs bce: -10.0 pt val_accuracy, p=0.00, significant at 0.05 (n=3 each)")
+
+
+def test_bad_by_and_missing_sweep(store: str) -> None:
+    from sweeps.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--by units: the runs have no parameter 'units'; they have activation, layers"):
+        report.build(query.runs("known", store), query.samples("known", store), pd.DataFrame(), ["units"])
+    with pytest.raises(ConfigError, match=r"no runs of sweep 'unknown'"):
+        query.runs("unknown", store)
+
+
+def test_plots_are_valid_files(store: str, tmp_path: Path) -> None:
+    trials, curves = query.runs("known", store), query.curves("known", store)
+    written = write_sweep_plots(trials, curves, ["activation", "layers"], "val_accuracy", tmp_path / "plots")
+    names = {path.name for path in written}
+    assert names == {"curves_activation.png", "curves_layers.png", "parallel_coordinates.html"}
+    assert (tmp_path / "plots" / "curves_activation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (tmp_path / "plots" / "parallel_coordinates.html").read_text()
+    assert html.lstrip().lower().startswith("<html") and "parcoords" in html
+
+
+def test_report_command_after_a_replicated_sweep(tmp_path: Path, imdb_dir: Path) -> None:
+    ran = run_sweeps("imdb_activation", "--epochs", "2", "--repeats", "3", "--data-dir", str(imdb_dir), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    shown = run_sweeps("report", "imdb_activation", "--by", "activation", "--plots", str(tmp_path / "plots"), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "objective: val_accuracy (maximize)"
+    rows = [line.split() for line in lines if line.startswith("activation ")]
+    assert [(row[1], row[2], row[3]) for row in rows] == [("relu", "1", "3"), ("tanh", "1", "3")]
+    assert any(line.startswith("activation=tanh vs relu: ") and "(n=3 each)" in line for line in lines)
+    assert (tmp_path / "plots" / "curves_activation.png").exists()
+    assert (tmp_path / "plots" / "optimization_history.html").exists()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    parent = next(r for r in query.runs("imdb_activation", client.tracking_uri).itertuples())
+    parent_id = client.get_run(parent.run_id).data.tags["mlflow.parentRunId"]
+    logged = {a.path for a in client.list_artifacts(parent_id, "plots")}
+    assert {"plots/curves_activation.png", "plots/parallel_coordinates.html"} <= logged

@@ -1,0 +1,210 @@
+"""Many workers on one study (PostgreSQL), dead workers, kill -9 and resume, --jobs, secrets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests import postgres
+from tests.support import REPO
+
+GRID = {
+    "name": "g12",
+    "description": "a 12-point grid for worker tests",
+    "pipeline": "imdb",
+    "sampler": {"type": "grid"},
+    "trials": 12,
+    "objective": {"metric": "val_accuracy"},
+    "fixed": {"epochs": 2, "batch_size": 64},
+    "params": {
+        "layers": {"type": "categorical", "choices": [1, 2, 3]},
+        "units": {"type": "categorical", "choices": [4, 8, 16, 32]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def pg():
+    if postgres.binaries() is None:
+        pytest.skip("needs Debian's postgresql package (.ci/run installs it)")
+    with postgres.server() as server:
+        yield server
+
+
+def spaces(tmp_path: Path, **changes) -> Path:
+    directory = tmp_path / "spaces"
+    directory.mkdir(exist_ok=True)
+    (directory / "g12.yaml").write_text(yaml.safe_dump({**GRID, **changes}, sort_keys=False))
+    return directory
+
+
+def start(tmp_path: Path, *args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "sweeps", "run", "g12", "--spaces", str(tmp_path / "spaces"), *args]
+    return subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def trials(storage: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    loaded = optuna.load_study(study_name=study, storage=storage)
+    return [t for t in loaded.trials if not t.user_attrs.get("sweeps.stepped_aside")]
+
+
+def children(tracking: str, study: str) -> list:
+    client = MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("g12")
+    return [
+        r
+        for r in client.search_runs([experiment.experiment_id], f"tags.study = '{study}'")
+        if "mlflow.parentRunId" in r.data.tags
+    ]
+
+
+def points(items) -> list[tuple]:
+    return sorted((int(p["layers"]), int(p["units"])) for p in items)
+
+
+def test_four_workers_share_one_grid_on_postgresql(pg, tmp_path: Path, imdb_dir: Path) -> None:
+    url, password = pg
+    storage, tracking = f"{url}/optuna", f"{url}/mlflow"
+    spaces(tmp_path)
+    args = ["--data-dir", str(imdb_dir), "--storage", storage, "--tracking-uri", tracking, "--study", "four"]
+    workers = [start(tmp_path, *args) for _ in range(4)]
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    assert [w.returncode for w in workers] == [0] * 4, outputs
+    done = trials(storage, "four")
+    assert Counter(t.state.name for t in done) == {"COMPLETE": 12}
+    assert points(t.params for t in done) == sorted((layers, u) for layers in (1, 2, 3) for u in (4, 8, 16, 32))
+    runs = children(tracking, "four")
+    assert len(runs) == 12 and {r.info.status for r in runs} == {"FINISHED"}
+    assert points(r.data.params for r in runs) == points(t.params for t in done)  # each point once
+    assert len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1  # one parent for the study
+    per_worker = Counter(r.data.tags["worker.pid"] for r in runs)
+    print(f"trials per worker: {dict(per_worker)}")
+    assert len(per_worker) >= 2  # the work was spread
+    # Secrets: the password appears in no output and no MLflow param or tag.
+    assert all(password not in out + err for out, err in outputs)
+    parent = MlflowClient(tracking).get_run(runs[0].data.tags["mlflow.parentRunId"])
+    for run in [*runs, parent]:
+        assert not any(password in str(v) for v in [*run.data.params.values(), *run.data.tags.values()])
+    assert parent.data.tags["storage"] == storage.replace(password, "***") and parent.info.status == "FINISHED"
+
+
+def test_a_killed_workers_trial_is_failed_and_retried_by_another(pg, tmp_path: Path, imdb_dir: Path) -> None:
+    url, _ = pg
+    storage, tracking = f"{url}/optuna", f"{url}/mlflow"
+    spaces(
+        tmp_path,
+        trials=4,
+        fixed={"epochs": 150, "batch_size": 64},
+        params={"layers": {"type": "categorical", "choices": [1, 2]}, "units": {"type": "categorical", "choices": [4, 8]}},
+    )
+    args = [
+        "--data-dir",
+        str(imdb_dir),
+        "--storage",
+        storage,
+        "--tracking-uri",
+        tracking,
+        "--study",
+        "killed",
+        "--heartbeat",
+        "1",
+    ]
+    victim, survivor = start(tmp_path, *args), start(tmp_path, *args)
+    deadline, mine = time.time() + 240, []
+    while not mine and time.time() < deadline:  # wait until the victim is training a trial
+        time.sleep(0.5)
+        try:
+            mine = [
+                t
+                for t in trials(storage, "killed")
+                if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
+            ]
+        except KeyError:
+            continue  # the study does not exist yet
+    assert mine, "the victim never started a trial"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    out, err = survivor.communicate(timeout=600)
+    assert survivor.returncode == 0, err
+    done = trials(storage, "killed")
+    failed = [t for t in done if t.state.name == "FAIL"]
+    assert [t.number for t in failed] == [mine[0].number]
+    complete = [t for t in done if t.state.name == "COMPLETE"]
+    assert points(t.params for t in complete) == [(1, 4), (1, 8), (2, 4), (2, 8)]  # retried, none twice
+    runs = {r.info.run_id: r for r in children(tracking, "killed")}
+    assert runs[failed[0].user_attrs["mlflow_run_id"]].info.status == "KILLED"
+    assert sorted(r.info.status for r in runs.values()) == ["FINISHED"] * 4 + ["KILLED"]
+
+
+def test_kill_9_then_resume_keeps_every_finished_trial(tmp_path: Path, imdb_dir: Path) -> None:
+    spaces(tmp_path, fixed={"epochs": 12, "batch_size": 64})
+    storage, tracking = f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    first = start(tmp_path, "--data-dir", str(imdb_dir))
+    deadline, before = time.time() + 300, []
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            before = trials(storage, "g12")
+        except Exception:  # the store is still being created
+            continue
+        if sum(t.state.name == "COMPLETE" for t in before) >= 2 and any(t.state.name == "RUNNING" for t in before):
+            break
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    before = trials(storage, "g12")
+    kept = {t.number: (t.params, t.value, t.user_attrs["mlflow_run_id"]) for t in before if t.state.name == "COMPLETE"}
+    (cut,) = [t for t in before if t.state.name == "RUNNING"]
+    assert len(kept) >= 2
+    print(f"before resume: {Counter(t.state.name for t in before)}")
+
+    resumed = start(tmp_path, "--data-dir", str(imdb_dir))
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert "closed 1 run(s) left RUNNING by a worker that died" in err, err  # the cut trial's run
+    after = trials(storage, "g12")
+    print(f"after resume: {Counter(t.state.name for t in after)}")
+    assert {t.number: (t.params, t.value, t.user_attrs["mlflow_run_id"]) for t in after if t.number in kept} == kept
+    assert [t.state.name for t in after if t.number == cut.number] == ["FAIL"]
+    complete = [t for t in after if t.state.name == "COMPLETE"]
+    assert points(t.params for t in complete) == sorted((layers, u) for layers in (1, 2, 3) for u in (4, 8, 16, 32))
+    client = MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("g12")
+    statuses = Counter(r.info.status for r in client.search_runs([experiment.experiment_id]))
+    assert statuses == {"FINISHED": 12 + 1, "KILLED": 2}  # 12 trials + the new parent; the cut trial and old parent
+    assert client.get_run(cut.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+
+
+def test_jobs_runs_trials_in_separate_processes(tmp_path: Path, imdb_dir: Path) -> None:
+    spaces(
+        tmp_path,
+        trials=4,
+        params={"layers": {"type": "categorical", "choices": [1, 2]}, "units": {"type": "categorical", "choices": [4, 8]}},
+    )
+    run = start(tmp_path, "--data-dir", str(imdb_dir), "--jobs", "2")
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    assert "2 workers, 1 TensorFlow thread(s) each" in err and "4 trial(s), 4 run now" in out
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("g12").experiment_id])
+    kids = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(kids) == 4 and len({r.data.tags["worker.pid"] for r in kids}) == 2
+    assert {r.data.tags["worker.pid"] for r in kids}.isdisjoint({str(run.pid)})  # not the launcher itself
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.status == "FINISHED" and parent.data.metrics["epochs_trained_total"] == 4 * 2
