@@ -134,7 +134,9 @@ def test_a_killed_workers_trial_is_failed_and_retried_by_another(pg, tmp_path: P
             mine = [
                 t
                 for t in trials(storage, "killed")
-                if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
+                if t.state.name == "RUNNING"
+                and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
+                and t.user_attrs.get("mlflow_run_id")  # its run exists: it is training, not being set up
             ]
         except KeyError:
             continue  # the study does not exist yet
@@ -164,7 +166,11 @@ def test_kill_9_then_resume_keeps_every_finished_trial(tmp_path: Path, imdb_dir:
             before = trials(storage, "g12")
         except Exception:  # the store is still being created
             continue
-        if sum(t.state.name == "COMPLETE" for t in before) >= 2 and any(t.state.name == "RUNNING" for t in before):
+        # Two trials done and one training: RUNNING in the study with its MLflow run recorded
+        # (a trial being set up has no run yet, and then there is none to close).
+        if sum(t.state.name == "COMPLETE" for t in before) >= 2 and any(
+            t.state.name == "RUNNING" and t.user_attrs.get("mlflow_run_id") for t in before
+        ):
             break
     first.send_signal(signal.SIGKILL)
     first.wait()
