@@ -264,7 +264,7 @@ def _side(args: argparse.Namespace) -> int:
     import numpy as np
 
     import sweeps.pipeline as sp
-    from pipelines import imdb
+    from sweeps.pipelines import imdb
     from sweeps.training import feed
 
     document = yaml.safe_load(SPACE.read_text())
@@ -376,7 +376,7 @@ def _generated(work: Path, reviews: int) -> Path:
     """A generated imdb.npz in Keras's format, IMDB-sized unless told otherwise."""
     import numpy as np
 
-    from pipelines.imdb import generate_contents, to_object_array
+    from sweeps.pipelines.imdb import generate_contents, to_object_array
 
     contents = generate_contents(reviews, reviews)
     directory = work / "data"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines._sequences import Ragged
+from ._sequences import Ragged
 
 
 class SyntheticText:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import sweeps.pipeline as sp
-from pipelines._sequences import Ragged, keras_word_indices, multi_hot
-from pipelines._synthetic import SyntheticText
 from sweeps.pipeline import Hyperparameter, dense_stack, integer, split, training
+
+from ._sequences import Ragged, keras_word_indices, multi_hot
+from ._synthetic import SyntheticText
 
 if TYPE_CHECKING:
     import keras

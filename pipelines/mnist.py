@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import sweeps.pipeline as sp
-from pipelines._synthetic import patterns
 from sweeps.pipeline import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, split, training
+
+from ._synthetic import patterns
 
 if TYPE_CHECKING:
     import keras

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from sweeps.commands import nightly, report, run
+from sweeps.commands import nightly, project, report, run
 from sweeps.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -28,7 +28,7 @@ from sweeps.errors import (
     first_line,
 )
 
-COMMANDS = ("run", "list", "report", "ui", "nightly", "schedule", "history")
+COMMANDS = ("run", "list", "init", "check", "report", "ui", "nightly", "schedule", "history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +85,6 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (run, report, nightly):
+    for module in (run, project, report, nightly):
         module.register(commands, common)
     return parser

@@ -6,7 +6,7 @@ A pipeline is any Python module that trains one task. A search space names it wi
 
 ``HYPERPARAMETERS: dict[str, Hyperparameter]``
     Every key a search space may set, with its default and its rule, declared with
-    ``integer``, ``real``, ``choice`` and ``boolean``. It must include the training loop's
+    ``integer``, ``real``, ``choice``, ``boolean`` and ``text``. It must include the training loop's
     ``training(epochs=..., batch_size=...)`` (epochs, batch_size, early_stopping_patience,
     seed). ``dense_stack(...)`` adds the Dense-network vocabulary (layers, units, activation,
     dropout, l1, l2, loss, optimizer, learning_rate) and ``split(n)`` the validation hold-out.
@@ -58,6 +58,7 @@ from sweeps.spec.hyperparameters import (
     optimization,
     real,
     split,
+    text,
     training,
 )
 from sweeps.training.dense import accuracy, compile_model, hidden_layers, optimizer, regularizer
@@ -92,5 +93,6 @@ __all__ = [
     "regularizer",
     "split",
     "split_validation",
+    "text",
     "training",
 ]

@@ -36,7 +36,7 @@ def write_space(directory: Path, document: Any, name: str = "s") -> Path:
 
 def write_imdb(directory: Path, train: int = 300, test: int = 200, seed: int = 0) -> Path:
     """Write an ``imdb.npz`` exactly as Keras ships it: object arrays of Python int lists."""
-    from pipelines.imdb import generate_contents, to_object_array
+    from sweeps.pipelines.imdb import generate_contents, to_object_array
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "imdb.npz"
@@ -49,8 +49,8 @@ def write_all_formats(directory: Path) -> Path:
     """Tiny files of every task, each in the exact format its loader reads."""
     import pickle
 
-    from pipelines import boston_housing, cifar10, mnist, reuters, sequence_trend, text_sentiment
-    from pipelines.imdb import to_object_array
+    from sweeps.pipelines import boston_housing, cifar10, mnist, reuters, sequence_trend, text_sentiment
+    from sweeps.pipelines.imdb import to_object_array
 
     write_imdb(directory)
     contents = reuters.generate_contents(count=250)

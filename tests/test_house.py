@@ -60,8 +60,8 @@ def test_one_door_per_outside_system(system: str) -> None:
     assert not trespassers, f"{system} imported outside {DOORS[system]}: {trespassers}"
 
 
-def test_built_in_pipelines_use_only_the_public_pipeline_api() -> None:
-    for path in (REPO / "pipelines").glob("*.py"):
+def test_built_in_pipelines_and_the_init_template_use_only_the_public_pipeline_api() -> None:
+    for path in [*(REPO / "pipelines").glob("*.py"), REPO / "sweeps" / "templates" / "tabular_pipeline.py"]:
         ours = {name for name in imported(path) if name.split(".")[0] == "sweeps"}
         assert ours <= {"sweeps.pipeline"}, f"{path.name} imports {ours}"
 

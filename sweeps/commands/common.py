@@ -20,10 +20,22 @@ def add_store_options(parser: argparse.ArgumentParser, storage: bool = True) -> 
         parser.add_argument("--storage", help="Optuna storage URL (env SWEEPS_STORAGE; default sqlite:///mlruns/optuna.db)")
 
 
-def add_spaces_option(parser: argparse.ArgumentParser) -> None:
-    """``--spaces DIR``: where the search-space files are."""
+def add_project_options(parser: argparse.ArgumentParser) -> None:
+    """``--project DIR`` and ``--spaces DIR``: where a project's sweeps and pipelines are."""
     parser.add_argument(
-        "--spaces", type=Path, default=None, metavar="DIR", help="directory of search-space files (default: ./search_spaces)"
+        "--project",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the project: its search_spaces/*.yaml add to the built-in sweeps, its pipelines/ to the built-in "
+        "pipelines (env SWEEPS_PROJECT; default: this directory)",
+    )
+    parser.add_argument(
+        "--spaces",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the project's search-space directory, if not PROJECT/search_spaces",
     )
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_data_dir_option, add_spaces_option, add_store_options, import_tensorflow
+from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, import_tensorflow
 from sweeps.defaults import NIGHTLY_TIME, SCHEDULE_FILE
 from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
 
@@ -20,10 +20,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "nightly", parents=[common], help=cmd_nightly.__doc__.splitlines()[0], description=cmd_nightly.__doc__
     )
     night.add_argument("--date", help="the night to run, YYYY-MM-DD (default: today)")
-    night.add_argument("--schedule", type=Path, help=f"schedule file (default: search_spaces/{SCHEDULE_FILE})")
+    night.add_argument(
+        "--schedule", type=Path, help=f"schedule file (default: the project's {SCHEDULE_FILE}, else the built-in one)"
+    )
     add_data_dir_option(night)
     add_store_options(night)
-    add_spaces_option(night)
+    add_project_options(night)
     night.set_defaults(handler=cmd_nightly)
 
     schedule = commands.add_parser("schedule", parents=[common], help=cmd_schedule.__doc__, description=cmd_schedule.__doc__)
@@ -44,12 +46,12 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     Exit code 3 when a sweep's best result got worse than its threshold allows, 1 when a sweep failed.
     """
-    from sweeps.spec.catalog import spaces_dir
+    from sweeps.spec.catalog import schedule_file
     from sweeps.spec.schedule import load_schedule
     from sweeps.tracking.stores import Stores
 
     date = _date(args.date)
-    entries = load_schedule(args.schedule or spaces_dir(args.spaces) / SCHEDULE_FILE)
+    entries = load_schedule(args.schedule or schedule_file(args.project, args.spaces))
     stores = Stores.resolve(args.tracking_uri, args.storage)
     import_tensorflow(quietly=not args.debug)
     nights = [_night(args, entry, date, stores) for entry in entries]
@@ -61,14 +63,15 @@ def _night(args: argparse.Namespace, entry: Any, date: dt.date, stores: Any) -> 
     from sweeps.data.sources import DataOptions
     from sweeps.reporting import nightly
     from sweeps.runner.sweep import RunOptions, run_sweep
-    from sweeps.spec.catalog import find_space
+    from sweeps.spec.catalog import find_sweep
     from sweeps.spec.sweep import load_spec
     from sweeps.tracking.tracker import Tracker
 
     night = nightly.Night(entry.sweep)
     print(f"== {entry.sweep} @ {date}", file=sys.stderr)
     try:
-        spec = load_spec(find_space(entry.sweep, args.spaces), entry.overrides, entry.trials)
+        sweep = find_sweep(entry.sweep, args.project, args.spaces)
+        spec = load_spec(sweep.path, entry.overrides, entry.trials, project=args.project)
         night.metric, night.direction = spec.metric, spec.direction
         result = run_sweep(
             spec,

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from sweeps.commands.common import add_spaces_option, add_store_options
+from sweeps.commands.common import add_project_options, add_store_options
 from sweeps.defaults import UI_HOST, UI_PORT
 from sweeps.errors import EXIT_OK, ConfigError, StoreError
 
@@ -22,7 +22,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     report.add_argument("--study", help="a study of the sweep, or 'all' (default: the sweep's own, else the latest)")
     report.add_argument("--plots", metavar="DIR", help="also write comparison plots into DIR")
     add_store_options(report)
-    add_spaces_option(report)
+    add_project_options(report)
     report.set_defaults(handler=cmd_report)
 
     ui = commands.add_parser("ui", parents=[common], help=cmd_ui.__doc__, description=cmd_ui.__doc__)
@@ -83,14 +83,13 @@ def _swept(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
     """The params the sweeps' search-space files vary, where those files are at hand."""
     import yaml
 
-    from sweeps.spec.catalog import spaces_dir
+    from sweeps.spec.catalog import catalog
 
-    swept: list[str] = []
+    known, swept = catalog(args.project, args.spaces), []
     for name in names:
-        path = spaces_dir(args.spaces) / f"{name}.yaml"
         try:
-            swept += list((yaml.safe_load(path.read_text()) or {}).get("params", {}))
-        except (OSError, yaml.YAMLError, AttributeError):
+            swept += list((yaml.safe_load(known[name].path.read_text()) or {}).get("params", {}))
+        except (KeyError, OSError, yaml.YAMLError, AttributeError):
             return []
     return list(dict.fromkeys(swept))
 

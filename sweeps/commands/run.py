@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_data_dir_option, add_spaces_option, add_store_options, import_tensorflow, parse_overrides
+from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, import_tensorflow, parse_overrides
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.errors import EXIT_OK, ConfigError
 
@@ -17,7 +17,7 @@ from sweeps.errors import EXIT_OK, ConfigError
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``run`` and ``list`` to the command line."""
     run = commands.add_parser("run", parents=[common], help=cmd_run.__doc__, description=cmd_run.__doc__)
-    run.add_argument("name", help="a sweep in search_spaces/ (see `sweeps list`)")
+    run.add_argument("name", help="a sweep's name (see `sweeps list`) or the path of its .yaml file")
     run.add_argument("--trials", type=int, help="the study's trial budget (default: the file's `trials`)")
     run.add_argument("--epochs", type=int, help="override the fixed epochs (for quick runs)")
     run.add_argument("--repeats", type=int, help="seeds per configuration (default: the file's `repeats`, or 1)")
@@ -31,7 +31,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     add_data_dir_option(run)
     add_store_options(run)
-    add_spaces_option(run)
+    add_project_options(run)
     run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
     run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (TensorFlow's threads divided)")
     run.add_argument(
@@ -46,40 +46,42 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     run.set_defaults(handler=cmd_run)
 
     listing = commands.add_parser("list", parents=[common], help=cmd_list.__doc__, description=cmd_list.__doc__)
-    add_spaces_option(listing)
+    add_project_options(listing)
     listing.set_defaults(handler=cmd_list)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List the named sweeps with their one-line descriptions."""
+    """List the sweeps: name, where it comes from, its pipeline and the question it asks."""
     import yaml
 
-    from sweeps.spec.catalog import spaces_dir, sweep_files
+    from sweeps.reporting.tables import render_table
+    from sweeps.spec.catalog import catalog
 
-    files = sweep_files(spaces_dir(args.spaces))
-    width = max((len(f.stem) for f in files), default=0)
-    for path in files:
+    rows = []
+    for sweep in catalog(args.project, args.spaces).values():
         try:
-            document = yaml.safe_load(path.read_text()) or {}
-            summary = f"[{document.get('pipeline', '?')}] {document.get('description', '')}"
-        except (yaml.YAMLError, AttributeError) as error:
-            summary = f"(unreadable: {type(error).__name__})"
-        print(f"{path.stem.ljust(width)}  {summary}")
+            document = yaml.safe_load(sweep.path.read_text()) or {}
+            pipeline, question = document.get("pipeline", "?"), document.get("description", "")
+        except (OSError, yaml.YAMLError, AttributeError) as error:
+            pipeline, question = "?", f"(unreadable: {type(error).__name__})"
+        origin = f"{sweep.origin} (replaces the built-in)" if sweep.replaces_builtin else sweep.origin
+        rows.append([sweep.name, origin, pipeline, question])
+    print(render_table(["name", "from", "pipeline", "question"], rows))
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
-    from sweeps.spec.catalog import find_space
+    from sweeps.spec.catalog import find_sweep
     from sweeps.spec.sweep import load_spec
     from sweeps.tracking.stores import Stores
 
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    path = find_space(args.name, args.spaces)
+    sweep = find_sweep(args.name, args.project, args.spaces)
     _check_options(args)
-    spec = load_spec(path, overrides, args.trials, args.repeats)
+    spec = load_spec(sweep.path, overrides, args.trials, args.repeats, args.project)
     if args.jobs > 1 and spec.engine != "optuna":
         raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
     stores = Stores.resolve(args.tracking_uri, args.storage)

@@ -1,42 +1,100 @@
-"""Finding named sweeps: the search-space files of a directory, by name."""
+"""Finding sweeps: the built-in ones shipped with sweeps, and a project's own.
+
+A project is a directory (``--project DIR``, else ``SWEEPS_PROJECT``, else the current
+directory) that may hold ``search_spaces/*.yaml`` and pipeline modules. Its sweeps are added to
+the built-in ones; a project sweep with a built-in's name wins. A sweep can also be run from
+its file directly (``sweeps path/to/sweep.yaml``).
+"""
 
 from __future__ import annotations
 
 import difflib
+import os
+from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from sweeps.defaults import SCHEDULE_FILE
 from sweeps.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the shipped search_spaces/
+SWEEP_SUFFIXES = (".yaml", ".yml")
 
 
-def spaces_dir(spaces: Path | None) -> Path:
-    """``spaces`` if given, else ``./search_spaces`` if there is one, else the shipped sweeps."""
-    if spaces is not None:
-        return spaces
-    local = Path("search_spaces")
-    return local if local.is_dir() else PROJECT_ROOT / "search_spaces"
+@dataclass(frozen=True)
+class SweepFile:
+    """A search-space file and where it comes from."""
+
+    name: str
+    path: Path
+    builtin: bool
+    replaces_builtin: bool = False  # a project sweep with a built-in's name
+
+    @property
+    def origin(self) -> str:
+        """``built-in``, or the file's path (relative to the working directory where possible)."""
+        if self.builtin:
+            return "built-in"
+        try:
+            return str(self.path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(self.path)
+
+
+def project_dir(project: Path | None) -> Path:
+    """The project: ``project`` if given, else ``SWEEPS_PROJECT``, else the working directory."""
+    return Path(project or os.environ.get("SWEEPS_PROJECT") or ".")
+
+
+def builtin_spaces() -> Path:
+    """The directory of the built-in search spaces."""
+    return Path(str(files("sweeps.search_spaces")))
+
+
+def project_spaces(project: Path | None, spaces: Path | None = None) -> Path:
+    """Where a project keeps its search spaces: ``spaces`` if given, else ``<project>/search_spaces``."""
+    return spaces if spaces is not None else project_dir(project) / "search_spaces"
 
 
 def sweep_files(directory: Path) -> list[Path]:
     """The search-space files in ``directory`` (the nightly schedule excluded), by name."""
-    return sorted(p for p in directory.glob("*.yaml") if p.name != SCHEDULE_FILE)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in SWEEP_SUFFIXES and p.name != SCHEDULE_FILE)
 
 
-def find_space(name: str, spaces: Path | None) -> Path:
-    """The search-space file of the sweep ``name``.
+def catalog(project: Path | None = None, spaces: Path | None = None) -> dict[str, SweepFile]:
+    """Every sweep by name: the built-in ones, then the project's (which win)."""
+    builtin = builtin_spaces()
+    found = {path.stem: SweepFile(path.stem, path, builtin=True) for path in sweep_files(builtin)}
+    local = project_spaces(project, spaces)
+    if local.is_dir() and local.resolve() != builtin.resolve():
+        for path in sweep_files(local):
+            found[path.stem] = SweepFile(path.stem, path, builtin=False, replaces_builtin=path.stem in found)
+    return dict(sorted(found.items()))
+
+
+def find_sweep(name: str, project: Path | None = None, spaces: Path | None = None) -> SweepFile:
+    """The sweep ``name`` (a name, or the path of a ``.yaml`` file).
 
     Raises:
-        ConfigError: ``name`` is a path, or no such sweep (with the closest name, if any).
+        ConfigError: no such file or sweep (with the closest name, if any).
     """
-    directory = spaces_dir(spaces)
+    if name.endswith(SWEEP_SUFFIXES):
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"{name}: no such search-space file")
+        return SweepFile(path.stem, path, builtin=False)
     if "/" in name or "\\" in name or name.startswith("."):
-        raise ConfigError(f"sweep name {name!r}: a name, not a path; sweeps live in {directory}/ as NAME.yaml")
-    path = directory / f"{name.removesuffix('.yaml')}.yaml"
-    if path.is_file() and path.name != SCHEDULE_FILE:
-        return path
-    known = [p.stem for p in sweep_files(directory)]
-    close = difflib.get_close_matches(name, known, n=1)
+        raise ConfigError(f"sweep {name!r}: a name, or the path of a .yaml search-space file")
+    known = catalog(project, spaces)
+    if name in known:
+        return known[name]
+    close = difflib.get_close_matches(name, list(known), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(f"unknown sweep {name!r}{hint}; available: {', '.join(known) or f'none in {directory}'}")
+    raise ConfigError(f"unknown sweep {name!r}{hint}; available: {', '.join(known) or 'none'} (see `sweeps list`)")
+
+
+def schedule_file(project: Path | None = None, spaces: Path | None = None) -> Path:
+    """The nightly schedule: the project's if it has one, else the built-in one."""
+    local = project_spaces(project, spaces) / SCHEDULE_FILE
+    return local if local.is_file() else builtin_spaces() / SCHEDULE_FILE

@@ -1,17 +1,26 @@
 """Loading the pipeline a sweep names, and checking it keeps the pipeline contract.
 
+A search space's ``pipeline:`` is one of
+
+- a ``.py`` file, relative to the search-space file (``./churn.py``, ``../pipelines/churn.py``);
+- a dotted module path (``mypkg.tasks.churn``), imported with the project directory on the path;
+- a name: the project's ``pipelines/<name>.py`` if there is one, else a built-in pipeline.
+
 A pipeline is a module with ``HYPERPARAMETERS``, ``OBJECTIVES``, ``load_data(hp, options)`` and
 ``build_model(hp, dataset)``, optionally ``for_trial(dataset, hp)`` and
-``fit(model, dataset, hp, callbacks)``. The contract is checked as
-the module loads, so a broken pipeline is one line naming its file and the rule, before any
-store is touched.
+``fit(model, dataset, hp, callbacks)`` (``sweeps.pipeline`` documents it). The contract is
+checked as the module loads, so a broken pipeline is one line naming its file and the rule,
+before any store is touched.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import pkgutil
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,10 +29,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sweeps.errors import PipelineError
+from sweeps.errors import PipelineError, first_line
+from sweeps.spec.catalog import project_dir
 from sweeps.spec.hyperparameters import TRAINING_KEYS, Hyperparameter
 
-BUILTIN_PACKAGE = "pipelines"
+BUILTIN_PACKAGE = "sweeps.pipelines"
 DIRECTIONS = ("maximize", "minimize")
 # name -> the parameters it must accept, in order; required or optional
 _FUNCTIONS = {
@@ -77,24 +87,45 @@ class Pipeline:
         return f"{self.path}:{frames[-1].lineno}" if frames else str(self.path)
 
 
+def builtin_dir() -> Path:
+    """The directory of the pipelines shipped with sweeps."""
+    return Path(next(iter(importlib.import_module(BUILTIN_PACKAGE).__path__))).resolve()
+
+
 def builtin_names() -> list[str]:
     """The pipelines shipped with sweeps (private helper modules excluded)."""
-    package = importlib.import_module(BUILTIN_PACKAGE)
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+    return sorted(m.name for m in pkgutil.iter_modules([str(builtin_dir())]) if not m.name.startswith("_"))
 
 
 @cache
-def load_pipeline(name: str) -> Pipeline:
-    """Import the pipeline ``name`` and check the contract.
+def load_pipeline(reference: str, base: Path | None = None, project: Path | None = None) -> Pipeline:
+    """Import the pipeline ``reference`` names and check the contract.
+
+    Args:
+        reference: a ``.py`` path, a dotted module path or a name (see the module docstring).
+        base: the directory ``.py`` paths are relative to (the search-space file's).
+        project: the project directory (default: the working directory).
 
     Raises:
         PipelineError: no such pipeline, its import failed, or it breaks the contract; the
             message names the module's file and the rule.
     """
-    if name not in builtin_names():
-        raise PipelineError(f"unknown pipeline {name!r}; available: {', '.join(builtin_names())}")
-    module = _import(f"{BUILTIN_PACKAGE}.{name}")
-    return check(Pipeline(name, module, Path(module.__file__)))
+    project = project_dir(project)
+    if reference.endswith(".py") or "/" in reference or "\\" in reference:
+        return check(_from_file(reference, Path(base or ".") / reference))
+    if "." in reference:
+        if str(project.resolve()) not in sys.path:
+            sys.path.insert(0, str(project.resolve()))  # as `python -m` does for the working directory
+        module = _import(reference)
+        return check(Pipeline(reference, module, Path(module.__file__ or reference)))
+    local = project / "pipelines" / f"{reference}.py"
+    if local.is_file() and local.resolve().parent != builtin_dir():  # (in sweeps' own repository they are one)
+        return check(_from_file(reference, local))
+    if reference not in builtin_names():
+        known = sorted({*builtin_names(), *(p.stem for p in (project / "pipelines").glob("[!_]*.py"))})
+        raise PipelineError(f"unknown pipeline {reference!r}; available: {', '.join(known)}")
+    module = _import(f"{BUILTIN_PACKAGE}.{reference}")
+    return check(Pipeline(reference, module, Path(module.__file__)))
 
 
 def check(pipeline: Pipeline) -> Pipeline:
@@ -109,14 +140,43 @@ def check(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
+def _from_file(reference: str, path: Path) -> Pipeline:
+    """The module in the file ``path``, imported under a name of its own, its directory on the
+    path so it can import the modules beside it (as ``python path/to/file.py`` would)."""
+    path = path.resolve()
+    if not path.is_file():
+        raise PipelineError(f"pipeline {reference}: no such file {path}")
+    name = f"_sweeps_pipeline_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    if name not in sys.modules:
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            _run(reference, lambda: spec.loader.exec_module(module))
+        except PipelineError:
+            del sys.modules[name]
+            raise
+    return Pipeline(reference, sys.modules[name], path)
+
+
 def _import(module_name: str) -> ModuleType:
+    return _run(module_name, lambda: importlib.import_module(module_name))
+
+
+def _run(reference: str, load: Callable[[], Any]) -> Any:
+    """``load()``; an exception raised by the module's own code is a ``PipelineError`` saying where."""
     try:
-        return importlib.import_module(module_name)
+        return load()
+    except ModuleNotFoundError as error:
+        if error.name and reference.startswith(error.name):
+            raise PipelineError(f"pipeline {reference}: no module named {error.name!r}") from None
+        raise PipelineError(f"pipeline {reference}: importing it failed: {first_line(error)}") from error
     except Exception as error:  # the module's own code failed: say where
         frame = traceback.extract_tb(error.__traceback__)[-1]
-        raise PipelineError(
-            f"pipeline {module_name}: {frame.filename}:{frame.lineno}: importing it failed: {type(error).__name__}: {error}"
-        ) from error
+        where = f"{error.filename}:{error.lineno}" if isinstance(error, SyntaxError) else f"{frame.filename}:{frame.lineno}"
+        raise PipelineError(f"pipeline {reference}: {where}: importing it failed: {first_line(error)}") from error
 
 
 def _declarations_problem(module: ModuleType) -> str | None:

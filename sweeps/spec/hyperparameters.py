@@ -23,7 +23,7 @@ class Hyperparameter:
     """One accepted hyperparameter: its kind, bounds or choices, and default.
 
     Attributes:
-        kind: ``"int"``, ``"float"``, ``"choice"`` or ``"bool"``.
+        kind: ``"int"``, ``"float"``, ``"choice"``, ``"bool"`` or ``"text"``.
         default: the value used when neither ``fixed`` nor ``params`` sets it.
         low, high: inclusive bounds for numbers (``None`` = unbounded).
         high_exclusive: the upper bound itself is not allowed (dropout < 1).
@@ -49,6 +49,8 @@ class Hyperparameter:
             return None
         if self.kind == "bool":
             return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+        if self.kind == "text":
+            return None if isinstance(value, str) and value else f"must be a non-empty string, got {value!r}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number, got {value!r}"
         if self.kind == "int" and not float(value).is_integer():
@@ -61,6 +63,17 @@ class Hyperparameter:
             if value > self.high:
                 return f"must be <= {self.high}, got {value!r}"
         return None
+
+    def rule(self) -> str:
+        """The rule a value must keep, in words (for tables and help)."""
+        if self.kind == "choice":
+            return f"one of {', '.join(map(str, self.choices))}"
+        if self.kind in ("bool", "text"):
+            return {"bool": "true or false", "text": "a string"}[self.kind]
+        noun = "integer" if self.kind == "int" else "number"
+        if self.high is None:
+            return f"{noun} >= {self.low}" if self.low is not None else noun
+        return f"{noun} {self.low} .. {self.high}{' (exclusive)' if self.high_exclusive else ''}"
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` in this declaration's Python type (YAML's 1 for a float is 1.0)."""
@@ -84,6 +97,11 @@ def real(default: float, low: float = 0.0, high: float | None = None, **kw: Any)
 def boolean(default: bool, **kw: Any) -> Hyperparameter:
     """A hyperparameter that is true or false."""
     return Hyperparameter("bool", default, **kw)
+
+
+def text(default: str, **kw: Any) -> Hyperparameter:
+    """A hyperparameter that is a string (a column name, a file name)."""
+    return Hyperparameter("text", default, **kw)
 
 
 def choice(default: Any, choices: tuple[Any, ...], **kw: Any) -> Hyperparameter:

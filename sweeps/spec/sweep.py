@@ -20,6 +20,7 @@ from typing import Any
 from sweeps.defaults import MAX_CONSECUTIVE_FAILURES
 from sweeps.errors import ConfigError, PipelineError
 from sweeps.spec import sections
+from sweeps.spec.catalog import project_dir
 from sweeps.spec.contract import Pipeline, load_pipeline
 from sweeps.spec.params import Param, checked_value
 from sweeps.spec.reader import Reader, read_yaml
@@ -124,7 +125,11 @@ def point_key(values: Mapping[str, Any]) -> str:
 
 
 def load_spec(
-    path: Path, overrides: Mapping[str, Any] | None = None, trials: int | None = None, repeats: int | None = None
+    path: Path,
+    overrides: Mapping[str, Any] | None = None,
+    trials: int | None = None,
+    repeats: int | None = None,
+    project: Path | None = None,
 ) -> SweepSpec:
     """Read and validate a search-space file, then apply command-line overrides.
 
@@ -133,13 +138,15 @@ def load_spec(
         overrides: ``--set KEY=VALUE`` / ``--epochs`` values, validated like ``fixed``.
         trials: ``--trials`` replacing the file's trial budget.
         repeats: ``--repeats`` replacing the file's seeds per configuration.
+        project: the project whose ``pipelines/`` a pipeline name may refer to (default: the
+            working directory, or ``SWEEPS_PROJECT``).
 
     Raises:
         ConfigError: the file or an override breaks a rule; the message says which.
         PipelineError: the pipeline it names cannot be loaded or breaks the contract.
     """
     text, document = read_yaml(path, "the search space")
-    spec = _parse(Reader(str(path), document, ""), path, text)
+    spec = _parse(Reader(str(path), document, ""), path, text, project)
     if overrides:
         spec = _with_overrides(spec, overrides)
     if trials is not None:
@@ -157,14 +164,14 @@ def load_spec(
     return spec
 
 
-def _parse(doc: Reader, path: Path, text: str) -> SweepSpec:
+def _parse(doc: Reader, path: Path, text: str, project: Path | None) -> SweepSpec:
     doc.only(_TOP_KEYS)
     name = doc.get("name", str)
     if name != path.stem:
         raise doc.error("name", f"must equal the file name '{path.stem}', got {name!r}")
     if not NAME_PATTERN.match(name):
         raise doc.error("name", "must be letters, digits, '_', '-' or '.', starting with a letter or digit")
-    pipeline = _pipeline(doc)
+    pipeline = _pipeline(doc, path, project)
     engine, sampler, pruner = sections.search(doc)
     metric, direction = sections.objective(doc, pipeline)
     fixed, params = sections.values(doc, pipeline)
@@ -190,10 +197,10 @@ def _parse(doc: Reader, path: Path, text: str) -> SweepSpec:
     )
 
 
-def _pipeline(doc: Reader) -> Pipeline:
+def _pipeline(doc: Reader, path: Path, project: Path | None) -> Pipeline:
     reference = doc.get("pipeline", str)
     try:
-        return load_pipeline(reference)
+        return load_pipeline(reference, path.parent.resolve(), project_dir(project).resolve())
     except PipelineError as error:
         if str(error).startswith("unknown pipeline"):  # a typo in the file, not a broken module
             raise doc.error("pipeline", str(error)) from None

@@ -55,7 +55,7 @@ CASES = [  # (arguments, the rule the one line must state, exit code)
     (["grid_float"], r"params\.dropout\.step: a grid needs choices or a step", 2),
     (["bad_metric"], r"objective\.metric: imdb reports val_accuracy, val_loss; got 'val_auc'", 2),
     (["name_mismatch"], r"name_mismatch\.yaml: name: must equal the file name 'name_mismatch'", 2),
-    (["../../etc/passwd"], r"sweep name '\.\./\.\./etc/passwd': a name, not a path", 2),
+    (["../../etc/passwd"], r"sweep '\.\./\.\./etc/passwd': a name, or the path of a \.yaml search-space file", 2),
     (["no_such_sweep"], r"unknown sweep 'no_such_sweep'", 2),
     (["s", "--set", "unts=4"], r"--set unts=4: unts: unknown hyperparameter for this pipeline \(did you mean 'units'\?\)", 2),
     (["s", "--set", "units"], r"--set units: expected KEY=VALUE", 2),

@@ -112,7 +112,7 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
     ("args", "message"),
     [
         (["imdb_dept"], r"error: unknown sweep 'imdb_dept' \(did you mean imdb_depth\?\); available: .*imdb_depth"),
-        (["../etc/passwd"], r"error: sweep name '../etc/passwd': a name, not a path"),
+        (["../etc/passwd"], r"error: sweep '../etc/passwd': a name, or the path of a .yaml search-space file"),
         (["imdb_depth", "--set", "activation=swish"], r"error: --set activation=swish: activation: must be one of relu"),
         (["imdb_depth", "--set", "units"], r"error: --set units: expected KEY=VALUE"),
         (["imdb_depth", "--set", "layers=2"], r"error: --set layers=2: layers is swept by"),

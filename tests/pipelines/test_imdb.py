@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import sweeps.pipeline as sp
-from pipelines import imdb
-from pipelines._sequences import Ragged, multi_hot
+from sweeps.pipelines import imdb
+from sweeps.pipelines._sequences import Ragged, multi_hot
 from tests.support import write_imdb
 
 DEFAULTS = {key: decl.default for key, decl in imdb.HYPERPARAMETERS.items()}

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import sweeps.pipeline as sp
-from pipelines import imdb
 from sweeps.errors import PipelineError, SweepAborted
+from sweeps.pipelines import imdb
 from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.stores import Stores

@@ -1,0 +1,105 @@
+"""``sweeps init`` and ``sweeps check``: starting a project of your own, and trying a pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from sweeps.commands.common import add_data_dir_option, add_project_options, import_tensorflow, parse_overrides
+from sweeps.errors import EXIT_OK, ConfigError
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+PLACEHOLDER = "__NAME__"
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``init`` and ``check`` to the command line."""
+    init = commands.add_parser("init", parents=[common], help=cmd_init.__doc__.splitlines()[0], description=cmd_init.__doc__)
+    init.add_argument("name", help="the new sweep's name (letters, digits and _; it also names the pipeline)")
+    add_project_options(init)
+    init.set_defaults(handler=cmd_init)
+
+    check = commands.add_parser("check", parents=[common], help=cmd_check.__doc__.splitlines()[0], description=cmd_check.__doc__)
+    check.add_argument("name", help="a sweep's name or the path of its .yaml file")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="as for run")
+    add_data_dir_option(check)
+    add_project_options(check)
+    check.set_defaults(handler=cmd_check)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a working project skeleton: a search space and a pipeline for a tabular CSV task.
+
+    search_spaces/NAME.yaml says what to try, pipelines/NAME.py how to train; `python -m sweeps
+    NAME` runs at once (on a generated CSV until you give it yours with --data-dir).
+    """
+    from sweeps.spec.catalog import builtin_spaces, project_dir, project_spaces
+
+    if not NAME.match(args.name):
+        raise ConfigError(f"init {args.name}: a name is letters, digits and '_', starting with a letter")
+    targets = {
+        project_spaces(args.project, args.spaces) / f"{args.name}.yaml": "tabular_sweep.yaml",
+        project_dir(args.project) / "pipelines" / f"{args.name}.py": "tabular_pipeline.py",
+    }
+    existing = [str(path) for path in targets if path.exists()]
+    if existing:
+        raise ConfigError(f"init {args.name}: {', '.join(existing)} already exists; init never overwrites (pick another name)")
+    for path, template in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files("sweeps.templates").joinpath(template).read_text().replace(PLACEHOLDER, args.name))
+        print(f"wrote {path}")
+    if (builtin_spaces() / f"{args.name}.yaml").exists():
+        print(f"note: this project's {args.name} replaces the built-in sweep of that name", file=sys.stderr)
+    print(f"next: python -m sweeps check {args.name}   # one batch, to see the model and the hyperparameters")
+    print(f"      python -m sweeps {args.name} [--data-dir DIR with {args.name}.csv]")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Try a sweep's pipeline: load its data, build the model, train one batch, show the hyperparameters.
+
+    Fast feedback while writing a pipeline: anything wrong is one line naming the file, exit 2.
+    Nothing is recorded.
+    """
+    from sweeps.data.sources import DataOptions
+    from sweeps.spec.catalog import find_sweep
+    from sweeps.spec.sweep import load_spec
+
+    sweep = find_sweep(args.name, args.project, args.spaces)
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
+    spec = load_spec(sweep.path, parse_overrides(args.overrides), project=args.project)
+    import_tensorflow(quietly=not args.debug)
+    from sweeps.reporting.tables import render_table
+    from sweeps.tracking.callbacks import model_summary
+    from sweeps.training.check import try_one_batch
+    from sweeps.training.fit import FitRequest, Objective
+
+    hp = spec.hyperparameters({})
+    dataset = spec.pipeline.load_data(hp, DataOptions(args.data_dir and Path(args.data_dir)))
+    print(f"{spec.name} ({sweep.origin}): pipeline {spec.pipeline.name} ({spec.pipeline.path})")
+    print(f"data: {dataset.source.kind} {dataset.source.location} ({dataset.sizes()})")
+    model, logs = try_one_batch(FitRequest(spec.pipeline, dataset, hp, Objective(spec.metric, spec.direction)))
+    print(model_summary(model))
+    print("one batch: " + "  ".join(f"{key}={value:.4g}" for key, value in logs.items()) + f"  (objective {spec.metric})")
+    print(render_table(["hyperparameter", "default", "rule", "in this sweep"], _hyperparameter_rows(spec)))
+    return EXIT_OK
+
+
+def _hyperparameter_rows(spec: Any) -> list[list[str]]:
+    """name, default, rule, and whether the sweep varies it, fixes it, or leaves the default."""
+    rows = []
+    for name, decl in spec.pipeline.hyperparameters.items():
+        if name in spec.params:
+            param = spec.params[name]
+            used = f"swept: {', '.join(map(str, param.choices))}" if param.choices else f"swept: {param.low} .. {param.high}"
+        elif name in spec.fixed:
+            used = f"fixed: {spec.fixed[name]}"
+        else:
+            used = "default"
+        rows.append([name, str(decl.default), decl.rule(), used])
+    return rows
