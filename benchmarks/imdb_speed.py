@@ -247,7 +247,7 @@ def _trial_spans(project: Path, study: str) -> tuple[float, list[tuple[float, fl
     client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
     runs = client.search_runs(
         [client.get_experiment_by_name("bench" if study == "one" else "jobs").experiment_id],
-        f"tags.study = '{study}' and attributes.run_name LIKE 'trial-%'",
+        f"tags.study = '{study}' and tags.`sweeps.role` = 'trial'",
     )
     spans = [(r.info.start_time / 1000, r.info.end_time / 1000) for r in runs]
     return sum(end - start for start, end in spans) / len(spans), spans

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from sweeps.commands import nightly, project, report, run
+from sweeps.commands import nightly, project, report, run, serve
 from sweeps.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -23,6 +23,7 @@ from sweeps.errors import (
     ConfigError,
     DataError,
     PipelineError,
+    ServiceError,
     StoreError,
     SweepAborted,
     first_line,
@@ -69,7 +70,7 @@ def _report(error: Exception) -> int:
     if isinstance(error, (ConfigError, DataError, PipelineError)):
         print(f"error: {mask(first_line(error, with_type=False))}", file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(error, (StoreError, SweepAborted)):
+    if isinstance(error, (StoreError, SweepAborted, ServiceError)):
         print(f"error: {mask(first_line(error, with_type=False))}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"error: {mask(first_line(error))} (run again with --debug for the traceback)", file=sys.stderr)
@@ -85,6 +86,6 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (run, project, report, nightly):
+    for module in (run, project, report, serve, nightly):
         module.register(commands, common)
     return parser

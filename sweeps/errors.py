@@ -11,6 +11,7 @@ A failure policy you can read:
   as FAIL, the sweep goes on.
 - ``SweepAborted``: too many consecutive failures - the sweep stops with the reasons, exit 1.
 - ``StoreError``: a tracking or study store cannot be reached or opened - exit 1.
+- ``ServiceError``: a server (the MLflow UI, the team server) could not start or stopped - exit 1.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class SweepAborted(Exception):
 
 class StoreError(Exception):
     """A tracking or study store cannot be reached or opened (the URL is masked in the message)."""
+
+
+class ServiceError(Exception):
+    """A server could not start (a port in use, a crash) or stopped by itself."""
 
 
 def first_line(error: BaseException, with_type: bool = True) -> str:

@@ -1,4 +1,4 @@
-"""``sweeps report`` and ``sweeps ui``: reading what sweeps recorded."""
+"""``sweeps report``: the answer to a sweep's question, from what it recorded."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sweeps.commands.common import add_project_options, add_store_options
-from sweeps.defaults import UI_HOST, UI_PORT
-from sweeps.errors import EXIT_OK, ConfigError, StoreError
+from sweeps.errors import EXIT_OK, ConfigError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``report`` and ``ui`` to the command line."""
+    """Add ``report`` to the command line."""
     report = commands.add_parser("report", parents=[common], help=cmd_report.__doc__, description=cmd_report.__doc__)
     report.add_argument("names", nargs="+", metavar="NAME", help="one sweep, or several sharing a parameter")
     report.add_argument("--by", nargs="+", metavar="PARAM", help="parameters to group by (default: those the sweep varied)")
@@ -24,12 +23,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_store_options(report)
     add_project_options(report)
     report.set_defaults(handler=cmd_report)
-
-    ui = commands.add_parser("ui", parents=[common], help=cmd_ui.__doc__, description=cmd_ui.__doc__)
-    ui.add_argument("--port", type=int, default=UI_PORT)
-    ui.add_argument("--host", default=UI_HOST, help="address to listen on (default: this machine only)")
-    add_store_options(ui, storage=False)
-    ui.set_defaults(handler=cmd_ui)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -51,47 +44,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     result = report.build(trials, samples, curves, by)
     print(result.render(args.format))
     if args.plots:
-        from sweeps.reporting.plots import write_sweep_plots
+        from sweeps.reporting.dashboard import StudyRecords, write_study_plots
 
         study = _optuna_study(args, trials) if (trials["engine"] == "optuna").all() and len(args.names) == 1 else None
-        for path in write_sweep_plots(trials, curves, by, result.metric, Path(args.plots), study):
+        grid = study is not None and _sampler(args, args.names[0]) == "grid"
+        for path in write_study_plots(StudyRecords(trials, samples, curves, by), Path(args.plots), study, grid):
             print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    """Start the MLflow UI on this project's store (Ctrl-C stops it)."""
-    import subprocess
-
-    from sweeps.tracking.stores import Stores, mask
-
-    uri = Stores.resolve(args.tracking_uri).tracking_uri
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    print(f"MLflow UI for {mask(uri)} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    try:
-        _, errors = server.communicate()
-    except KeyboardInterrupt:
-        server.terminate()
-        server.wait(timeout=30)
-        return EXIT_OK
-    last = (errors or "").strip().splitlines()
-    raise StoreError(f"the MLflow UI stopped (exit {server.returncode}): {last[-1] if last else 'no message'}")
-
-
 def _swept(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
     """The params the sweeps' search-space files vary, where those files are at hand."""
+    swept: list[str] = []
+    for name in names:
+        document = _document(args, name)
+        if not isinstance(document.get("params"), dict):
+            return []
+        swept += list(document["params"])
+    return list(dict.fromkeys(swept))
+
+
+def _sampler(args: argparse.Namespace, name: str) -> str | None:
+    sampler = _document(args, name).get("sampler")
+    return sampler.get("type") if isinstance(sampler, dict) else None
+
+
+def _document(args: argparse.Namespace, name: str) -> dict:
+    """The sweep's search-space file as read (empty when it is not at hand or not readable)."""
     import yaml
 
     from sweeps.spec.catalog import catalog
 
-    known, swept = catalog(args.project, args.spaces), []
-    for name in names:
-        try:
-            swept += list((yaml.safe_load(known[name].path.read_text()) or {}).get("params", {}))
-        except (KeyError, OSError, yaml.YAMLError, AttributeError):
-            return []
-    return list(dict.fromkeys(swept))
+    try:
+        document = yaml.safe_load(catalog(args.project, args.spaces)[name].path.read_text())
+    except (KeyError, OSError, yaml.YAMLError):
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def _optuna_study(args: argparse.Namespace, trials: Any) -> Any:

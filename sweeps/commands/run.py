@@ -41,6 +41,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"a running trial's heartbeat; a worker silent for twice this is presumed dead (default {HEARTBEAT_SECONDS})",
     )
+    run.add_argument(
+        "--keep-models",
+        choices=("best", "all"),
+        default="best",
+        help="which trials keep their Keras model in MLflow: the study's best (default), or every one",
+    )
     run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --jobs
     run.add_argument("--threads", type=int, help=argparse.SUPPRESS)  # TensorFlow threads of a --jobs worker
     run.set_defaults(handler=cmd_run)
@@ -100,7 +106,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
     from sweeps.data.sources import DataOptions
     from sweeps.runner.sweep import RunOptions, run_sweep
     from sweeps.runner.workers import launch, threads_per_worker
-    from sweeps.tracking.stores import mask
+    from sweeps.tracking.stores import Stores, mask
 
     print(f"{spec.name}: {spec.description}", file=sys.stderr)
     print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
@@ -110,6 +116,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         args.study,
         args.heartbeat,
         worker=args.worker,
+        keep_models=args.keep_models,
     )
     if args.jobs > 1:
         print(
@@ -132,7 +139,8 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         print("nothing to run: the study's budget or grid is spent (raise --trials to run more)")
     if result.dataset.source.kind == "generated":
         print("NOTE: these results come from GENERATED data, not the real dataset")
-    print(f"see every trial: mlflow ui --backend-store-uri {mask(stores.tracking_uri)}")
+    where = "" if stores.tracking_uri == Stores.resolve().tracking_uri else f" --tracking-uri {mask(stores.tracking_uri)}"
+    print(f"see every trial: python -m sweeps ui {spec.name}{where}")
     return EXIT_OK
 
 

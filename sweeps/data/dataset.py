@@ -17,11 +17,19 @@ class DataSource:
         kind: ``data-dir``, ``keras`` or ``generated``.
         location: the file it was read from (or a description of the generator).
         fingerprint: sha256 over the source bytes and the encoding settings (16 hex digits).
+        task: the task the data is for (``imdb``), to name it in records.
     """
 
     kind: str
     location: str
     fingerprint: str
+    task: str = ""
+
+    def describe(self) -> str:
+        """``data-dir /data/imdb.npz``, or ``GENERATED sample of imdb`` (never mistaken for real data)."""
+        if self.kind == "generated":
+            return f"GENERATED {self.location.removeprefix('generated ')}"
+        return f"{self.kind} {self.location}"
 
 
 @dataclass

@@ -89,7 +89,7 @@ def load(
         except Exception as error:  # Keras raises a bare Exception for a failed download.
             log.info("Keras could not load %s: %s", raw.filename, error)
         else:
-            return DataSource("keras", str(cached_file), fingerprint(cached_file, settings)), encode(loaded)
+            return DataSource("keras", str(cached_file), fingerprint(cached_file, settings), raw.task), encode(loaded)
     print(GENERATED_WARNING.format(filename=raw.filename, task=raw.task), flush=True)
     return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
 
@@ -123,6 +123,6 @@ def _from(
     produce: Callable[[], dict[str, Any]],
 ) -> tuple[DataSource, dict[str, Any]]:
     digest = fingerprint(path, {**settings, "generated": raw.task} if path is None else settings)
-    source = DataSource(kind, str(path) if path else f"generated sample of {raw.task}", digest)
+    source = DataSource(kind, str(path) if path else f"generated sample of {raw.task}", digest, raw.task)
     cache_file = options.cache_dir / f"{raw.task}-{digest}.npz" if options.cache_dir else None
     return source, cached(cache_file, produce)

@@ -54,6 +54,8 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
             f"--storage {mask(storage)}: cannot open the Optuna study: {mask(first_line(error, with_type=False))}"
         ) from None
     _check_identity(study, identity, study_name)
+    if study.metric_names is None:  # optuna-dashboard then names the objective instead of "Objective 0"
+        study.set_metric_names([spec.metric])
     # A fixed seed would replay the same proposals on every resume; offsetting it by the
     # trials already made keeps runs reproducible without repeating them.
     study.sampler = _sampler(spec, len(study.trials))

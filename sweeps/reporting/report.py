@@ -34,20 +34,30 @@ class Report:
     sentences: list[str]
 
     def render(self, fmt: str = "table") -> str:
-        """The report as aligned text, markdown or CSV."""
+        """The report as aligned text, markdown or CSV (values as people read them: 6 significant
+        digits in CSV, 4 decimals in tables; the store keeps them whole)."""
         if fmt == "csv":
-            return self.table.to_csv(index=False)
+            return self.table.to_csv(index=False, float_format="%.6g")
+        markdown = fmt == "markdown"
+        sentences = [f"- {sentence}" if markdown else sentence for sentence in self.sentences]
+        return "\n".join([self.tables(markdown), *([""] + sentences if sentences else [])])
+
+    def tables(self, markdown: bool = False) -> str:
+        """The objective and the comparison table, as aligned text or markdown."""
         shown = self.table.copy()
         for column in ("best", "test of best"):
             shown[column] = shown[column].map(cell)
-        shown["mean ± std"] = [f"{cell(m)} ± {cell(s)}" for m, s in zip(shown.pop("mean"), shown.pop("std"), strict=False)]
+        means, spreads, counts = shown.pop("mean"), shown.pop("std"), shown["n"]
+        # One measurement has no spread: say nothing rather than "± 0.0000".
+        shown["mean ± std"] = [
+            f"{cell(m)} ± {cell(s)}" if n > 1 else cell(m) for m, s, n in zip(means, spreads, counts, strict=True)
+        ]
         shown["peak epoch"] = shown["peak epoch"].map(lambda v: "-" if pd.isna(v) else str(int(v)))
         shown = shown[["sweep", "param", "value", "trials", "n", "best", "mean ± std", "test of best", "peak epoch"]]
         if shown["sweep"].nunique() == 1:
             shown = shown.drop(columns="sweep")
-        header = f"objective: {self.metric} ({self.direction})"
-        body = render_table(list(shown.columns), shown.astype(str).values.tolist(), markdown=fmt == "markdown")
-        return "\n".join([header, "", body, *([""] + self.sentences if self.sentences else [])])
+        body = render_table(list(shown.columns), shown.astype(str).values.tolist(), markdown=markdown)
+        return f"objective: {self.metric} ({self.direction})\n\n{body}"
 
 
 def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by: Sequence[str]) -> Report:
@@ -77,12 +87,27 @@ def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by:
             values = ordered(group[f"params.{param}"])
             members = [group[group[f"params.{param}"] == value] for value in values]
             rows += [evidence.row(sweep, param, value, chosen) for value, chosen in zip(values, members, strict=True)]
-            if len(values) == 2:
-                sentences.append(significance(param, values, [evidence.measured(chosen) for chosen in members], metric))
+            sentences += sentences_for(param, values, [evidence.measured(chosen) for chosen in members], metric, direction)
     pruned = int((trials["state"] == "PRUNED").sum())
     if pruned:  # else a value whose every trial was pruned would vanish from the table unexplained
         sentences.append(f"left out: {pruned} pruned trial(s), stopped early by the sweep's pruner, so not comparable")
     return Report(metric, direction, pd.DataFrame(rows), sentences)
+
+
+def sentences_for(param: str, values: list, measured: list[pd.Series], metric: str, direction: str) -> list[str]:
+    """The significance sentences of one parameter: with two values, one t-test between them;
+    with more, the value with the best mean against each other one."""
+    if len(values) < 2:
+        return []
+    if len(values) == 2:
+        return [significance(param, values, measured, metric)]
+    means = [m.mean() if len(m) else float("nan") for m in measured]
+    best = int(np.nanargmax(means) if direction == "maximize" else np.nanargmin(means))
+    return [
+        significance(param, (values[other], values[best]), (measured[other], measured[best]), metric)
+        for other in range(len(values))
+        if other != best
+    ]
 
 
 def varied(trials: pd.DataFrame) -> list[str]:
@@ -149,7 +174,7 @@ class _Evidence:
             "n": len(measured),
             "best": best["value"],
             "mean": measured.mean(),
-            "std": measured.std(ddof=1) if len(measured) > 1 else 0.0,
+            "std": measured.std(ddof=1) if len(measured) > 1 else float("nan"),  # not measured
             "test of best": best.get(f"metrics.{test_metric(self.metric)}", float("nan")),
             "peak epoch": self.peak_epoch(members),
         }

@@ -12,27 +12,24 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sweeps.data.dataset import Dataset
 from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS
-from sweeps.engines import COMPLETE, FAIL, PRUNED, TrialRecord, best_record, open_engine
+from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
 from sweeps.errors import SweepAborted
-from sweeps.reporting import plots
 from sweeps.reporting.tables import trials_table
+from sweeps.runner import parent
 from sweeps.runner.progress import Progress
 from sweeps.runner.recovery import close_orphaned_runs, join_or_start_parent
 from sweeps.runner.signals import shielded
 from sweeps.runner.trial import SweepContext, run_tracked_trial
 from sweeps.spec.sweep import SweepSpec
-from sweeps.tracking import query
-from sweeps.tracking.provenance import git_commit
+from sweeps.tracking.records import ROLE, STUDY, runs_view, source_tags, study_run_name
 from sweeps.tracking.stores import Stores, mask
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training.datasets import DatasetCache
@@ -49,6 +46,7 @@ class RunOptions:
     launch_workers: Callable[[Callable[[], None]], None] | None = None  # --jobs: run trials elsewhere
     worker: bool = False  # a --jobs worker: joins the parent run, leaves closing it to the launcher
     tags: dict[str, str] = field(default_factory=dict)  # on every run (nightly: the date)
+    keep_models: str = "best"  # which trials keep their Keras model in MLflow: the best, or all
 
 
 @dataclass
@@ -84,7 +82,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     """
     datasets = DatasetCache(spec.pipeline, options.data)
     dataset = datasets.get(spec.hyperparameters({}))
-    print(f"  data: {dataset.source.kind} {dataset.source.location} ({dataset.sizes()})", file=sys.stderr)
+    print(f"  data: {dataset.source.describe()} ({dataset.sizes()})", file=sys.stderr)
     for note in dataset.notes:
         print(f"  note: {note}", file=sys.stderr)
     options.stores.prepare()
@@ -99,22 +97,24 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=getattr(engine, "study", None))
     if engine.remaining() == 0:
         return result
-    tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description)
+    view = runs_view(list(spec.params), spec.metric, spec.test_metric, spec.direction)
+    tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view)
     tags = _run_tags(spec, name, dataset, options)
     closed = close_orphaned_runs(tracker, engine.records())
     if closed:
         print(f"  note: closed {closed} run(s) left RUNNING by a worker that died", file=sys.stderr)
-    parent, joined = join_or_start_parent(
+    parent_run, joined = join_or_start_parent(
         tracker,
         engine,
         lambda: tracker.start_run(
-            f"{name} {datetime.now():%Y-%m-%d %H:%M:%S}",
-            {**tags, "sampler": spec.sampler["type"], "storage": mask(options.stores.storage)},
+            study_run_name(name, datetime.now()),
+            {**tags, ROLE: STUDY, "sampler": spec.sampler["type"], "storage": mask(options.stores.storage)},
         ),
     )
-    result.parent_run_id = parent
+    result.parent_run_id = parent_run
     progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best), shown=not options.worker)
-    _run_trials(SweepContext(spec, engine, tracker, datasets, parent, tags, progress), result, options, joined)
+    ctx = SweepContext(spec, engine, tracker, datasets, parent_run, tags, progress, options.keep_models)
+    _run_trials(ctx, result, options, joined)
     return result
 
 
@@ -126,7 +126,7 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         "engine": spec.engine,
         "data.source": dataset.source.kind,
         "data.fingerprint": dataset.source.fingerprint,
-        "git.commit": git_commit(spec.path.parent.absolute()),
+        **source_tags(spec.path),
         "objective.metric": spec.metric,
         "objective.direction": spec.direction,
         "worker.host": socket.gethostname(),
@@ -140,7 +140,8 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
     status = KILLED
     try:
         if not joined:
-            _describe_parent(ctx, result.dataset)
+            fixed = {k: v for k, v in ctx.spec.hyperparameters({}).items() if k not in ctx.spec.params}
+            parent.describe(ctx, fixed, result.dataset)
         if options.launch_workers:
             before = {r.number for r in ctx.engine.records() if r.state != "RUNNING"}
             options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.direction))
@@ -155,16 +156,10 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
         ctx.progress.close()
         with shielded():
             result.records = ctx.engine.records()
+            if status != KILLED:
+                parent.keep_best_model(ctx, result.records)
             if not options.worker and ctx.engine.running() == 0:  # the last one out closes the shared parent
-                _close_parent(ctx.tracker, ctx.parent_run_id, result, status)
-
-
-def _describe_parent(ctx: SweepContext, dataset: Dataset) -> None:
-    """What the parent run records once: the fixed values, the budget, the search-space file."""
-    spec = ctx.spec
-    fixed = {k: v for k, v in spec.hyperparameters({}).items() if k not in spec.params}
-    ctx.tracker.log(ctx.parent_run_id, params={**fixed, "trials": spec.trials, "data.location": dataset.source.location})
-    ctx.tracker.log_text(ctx.parent_run_id, spec.text, "search_space.yaml")
+                parent.close(ctx, result.study, result.records, result.table(markdown=True), status)
 
 
 def _loop(ctx: SweepContext, result: SweepResult) -> None:
@@ -189,43 +184,6 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
                 f"{len(failures)} consecutive trials failed, stopping "
                 f"(max_consecutive_failures={spec.max_consecutive_failures}): {'; '.join(failures)}"
             )
-
-
-def _close_parent(tracker: Tracker, parent: str, result: SweepResult, status: str) -> None:
-    best = result.best
-    counts = {state: sum(r.state == state for r in result.records) for state in (COMPLETE, PRUNED, FAIL)}
-    try:
-        metrics = {f"trials_{state.lower()}": count for state, count in counts.items()}
-        # Epochs of every trial run under this parent (by any worker), against the epochs they
-        # would have trained with no early stopping, pruning or Hyperband.
-        mine = [r.attrs for r in result.records if r.attrs.get("mlflow_parent_run_id") == parent]
-        trained, budget = sum(a.get("epochs_trained") or 0 for a in mine), sum(a.get("epochs_budget") or 0 for a in mine)
-        metrics.update(epochs_trained_total=trained, epochs_budget_total=budget, epochs_saved=budget - trained)
-        tags: dict[str, Any] = {}
-        if best is not None:
-            metrics[f"best_{result.spec.metric}"] = best.value
-            tags = {"best.trial": best.number, **{f"best.{k}": v for k, v in best.params.items()}}
-        tracker.log(parent, metrics=metrics, tags=tags)
-        tracker.log_text(parent, result.table(markdown=True) + "\n", "trials.md")
-        _log_comparison_plots(tracker, parent, result)
-    finally:
-        tracker.end_run(parent, status)
-
-
-def _log_comparison_plots(tracker: Tracker, parent: str, result: SweepResult) -> None:
-    """The study's comparison plots on the parent run; a plot that cannot be drawn is skipped
-    with a warning, never a reason to lose the sweep's record."""
-    try:
-        uri = tracker.tracking_uri
-        trials = query.runs(result.spec.name, uri, study=result.study)
-        curves = query.curves(result.spec.name, uri, study=result.study)
-        with tempfile.TemporaryDirectory(prefix="sweeps-plots-") as directory:
-            for path in plots.write_sweep_plots(
-                trials, curves, list(result.spec.params), result.spec.metric, Path(directory), result.optuna_study
-            ):
-                tracker.log_file(parent, path, "plots")
-    except Exception as error:
-        print(f"  warning: comparison plots skipped: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def _value(record: TrialRecord | None) -> float | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from sweeps.data.dataset import Dataset
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
 from sweeps.errors import PipelineError, TrialFailed, first_line
 from sweeps.reporting import plots
@@ -20,6 +21,15 @@ from sweeps.runner.progress import Progress
 from sweeps.runner.signals import shielded
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.callbacks import EpochLogger, model_summary
+from sweeps.tracking.records import (
+    FINAL_STEP,
+    ROLE,
+    TRIAL,
+    DatasetRecord,
+    dataset_record,
+    part_run_name,
+    trial_run_name,
+)
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training import several
 from sweeps.training.datasets import DatasetCache
@@ -39,7 +49,9 @@ class SweepContext:
     parent_run_id: str
     tags: dict[str, Any]  # recorded on every run of the sweep
     progress: Progress
+    keep_models: str = "best"  # "best": the study's best trial keeps its model; "all": every trial does
     models_built: bool = False  # once one model was built, a build error is a bad combination, not a bug
+    best_model: tuple[float, str, Any] | None = None  # this process's best trial: value, run id, model
 
     @property
     def objective(self) -> Objective:
@@ -58,31 +70,14 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
     """
     spec, engine, tracker = ctx.spec, ctx.engine, ctx.tracker
     hp = {**spec.hyperparameters(proposal.params), **proposal.overrides}
-    run_id = tracker.start_run(
-        f"trial-{proposal.number}", {**ctx.tags, "trial": proposal.number, **proposal.tags}, ctx.parent_run_id
-    )
+    tags = {**ctx.tags, ROLE: TRIAL, "trial": proposal.number, **proposal.tags}
+    run_id = tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent_run_id)
     ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
     engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
     outcome, broken = Outcome(FAIL, attrs={**ids, "error": "interrupted"}), None
     interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
     try:
-        tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
-        request = FitRequest(spec.pipeline, ctx.datasets.get(hp), hp, ctx.objective)
-        pruning = _Pruning(engine, proposal, spec.metric)
-        fitted = _train(ctx, proposal, request, run_id, pruning)
-        outcome = Outcome(
-            PRUNED if pruning.pruned else COMPLETE,
-            fitted.value,
-            {
-                **ids,
-                **fitted.test,
-                **fitted.metrics,
-                "best_epoch": fitted.best_epoch,
-                "epochs_trained": fitted.epochs_trained,
-                "epochs_budget": _epoch_budget(spec, hp, proposal),
-            },
-        )
-        _log_fitted(tracker, run_id, spec, proposal, fitted)
+        outcome = _attempt(ctx, proposal, hp, run_id)
         interrupted = False
     except Exception as error:
         interrupted = False
@@ -106,10 +101,33 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
     return outcome
 
 
+def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: str) -> Outcome:
+    """Train the trial on its run and record what it produced; its model kept as ``keep_models`` says."""
+    spec, tracker = ctx.spec, ctx.tracker
+    tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
+    dataset = ctx.datasets.get(hp)
+    tracker.log_dataset(run_id, dataset_input(dataset))
+    pruning = _Pruning(ctx.engine, proposal, spec.metric)
+    fitted = _train(ctx, proposal, FitRequest(spec.pipeline, dataset, hp, ctx.objective), run_id, pruning)
+    state = PRUNED if pruning.pruned else COMPLETE
+    measured = {
+        "best_epoch": fitted.best_epoch,
+        "epochs_trained": fitted.epochs_trained,
+        "epochs_budget": _epoch_budget(spec, hp, proposal),
+    }
+    ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
+    outcome = Outcome(state, fitted.value, {**ids, **fitted.test, **fitted.metrics, **measured})
+    _log_fitted(tracker, run_id, spec, proposal, fitted)
+    if state == COMPLETE:
+        _keep_model(ctx, run_id, fitted)
+    return outcome
+
+
 def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: str, pruning: _Pruning) -> Fitted:
     spec = ctx.spec
     if spec.folds or spec.repeats > 1:
-        return _several(ctx, request, run_id, {**ctx.tags, "trial": proposal.number})
+        name = trial_run_name(proposal.params, proposal.number)
+        return _several(ctx, request, run_id, {**ctx.tags, "trial": proposal.number}, name)
     callbacks = [
         EpochLogger(ctx.tracker, run_id),
         pruning,
@@ -123,7 +141,7 @@ def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: s
     )
 
 
-def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str, Any]) -> Fitted:
+def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str, Any], trial_name: str) -> Fitted:
     """A trial made of several fits - K folds or N replicates - each a run nested under the
     trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
     A fit interrupted or failed ends its nested run as such."""
@@ -132,9 +150,8 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
     open_runs: dict[int, str] = {}
 
     def callbacks_for(part: several.Part) -> list[keras.callbacks.Callback]:
-        open_runs[part.index] = tracker.start_run(
-            f"trial-{tags['trial']}-{part.kind}-{part.index}", {**tags, **part.tags}, run_id
-        )
+        name = part_run_name(trial_name, part.kind, part.index, len(parts))
+        open_runs[part.index] = tracker.start_run(name, {**tags, ROLE: part.kind, **part.tags}, run_id)
         label = f"trial {tags['trial']} {part.kind} {part.index + 1}/{len(parts)}"
         return [EpochLogger(tracker, open_runs[part.index]), ctx.progress.epoch_callback(label, request.hp["epochs"])]
 
@@ -143,7 +160,7 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
             open_runs[part.index],
             metrics={f"best_{metric}": fitted.value, "best_epoch": fitted.best_epoch, **fitted.test},
             tags={"state": COMPLETE},
-            step=fitted.epochs_trained,
+            step=FINAL_STEP,
         )
         tracker.end_run(open_runs.pop(part.index), FINISHED)
 
@@ -169,7 +186,7 @@ def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Propos
             "best_epoch": fitted.best_epoch,
             "epochs_trained": fitted.epochs_trained,
         },
-        step=fitted.epochs_trained,
+        step=FINAL_STEP,
     )
     title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={v}" for k, v in proposal.params.items())
     figure = plots.learning_curves(fitted.history, title)
@@ -178,6 +195,21 @@ def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Propos
     finally:
         plots.close(figure)
     tracker.log_text(run_id, model_summary(fitted.model), "model_summary.txt")
+
+
+def dataset_input(dataset: Dataset) -> DatasetRecord:
+    """The dataset a run trained on, as MLflow records it (the Datasets column)."""
+    source = dataset.source
+    sizes = {k: v for k, v in dataset.info.items() if k.endswith("_samples")}
+    return dataset_record(source.task or "data", source.kind, source.location, source.fingerprint, sizes)
+
+
+def _keep_model(ctx: SweepContext, run_id: str, fitted: Fitted) -> None:
+    """Keep every trial's model, or remember this process's best one (logged once, at the end)."""
+    if ctx.keep_models == "all":
+        ctx.tracker.log_model(run_id, fitted.model)
+    elif ctx.best_model is None or ctx.objective.improves(fitted.value, ctx.best_model[0]):
+        ctx.best_model = (fitted.value, run_id, fitted.model)
 
 
 def _epoch_budget(spec: SweepSpec, hp: dict[str, Any], proposal: Proposal) -> int:

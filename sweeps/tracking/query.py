@@ -3,6 +3,7 @@
     >>> from sweeps import query
     >>> trials = query.runs("imdb_depth")          # one row per trial
     >>> curves = query.curves("imdb_depth")        # per-epoch metrics, long form
+    >>> model = query.best_model("imdb_depth")     # the best trial's Keras model
 
 Columns follow MLflow's naming (``params.layers``, ``metrics.test_accuracy``) because a name
 can be both (``loss`` is a hyperparameter and a training metric), plus ``sweep``, ``study``,
@@ -12,6 +13,7 @@ can be both (``loss`` is a hyperparameter and a training metric), plus ``sweep``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 from mlflow.entities import Run
@@ -51,7 +53,7 @@ def samples(
         metric = f"best_{run.data.tags.get('objective.metric')}"
         for sample in [n for n in tracker.children(run) if metric in n.data.metrics] or [run]:
             rows.append({**_row(run), "sample_run_id": sample.info.run_id, "sample": sample.data.metrics.get(metric)})
-    return pd.DataFrame(rows)
+    return _numeric_params(pd.DataFrame(rows))
 
 
 def curves(
@@ -68,7 +70,25 @@ def curves(
                 continue
             for point in tracker.metric_history(run.info.run_id, key):
                 rows.append({**identity, "metric": key, "step": point.step, "value": point.value})
-    return pd.DataFrame(rows)
+    return _numeric_params(pd.DataFrame(rows))
+
+
+def best_model(sweep: str, tracking_uri: str | None = None, study: str | None = None) -> Any:
+    """The Keras model of the sweep's best COMPLETE trial (its best epoch's weights), as kept in
+    MLflow at the end of the sweep.
+
+    Raises:
+        ConfigError: the sweep has no COMPLETE trial, or its best trial kept no model.
+    """
+    trials = runs(sweep, tracking_uri, study=study)
+    complete = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
+    if complete.empty:
+        raise ConfigError(f"sweep '{sweep}' has no COMPLETE trial, so no best model")
+    best = complete.loc[complete["value"].idxmax() if complete["direction"].iloc[0] == "maximize" else complete["value"].idxmin()]
+    try:
+        return _tracker(tracking_uri).load_model(best["run_id"])
+    except Exception as error:  # MLflow raises several kinds when nothing is there
+        raise ConfigError(f"the best trial of '{sweep}' (run {best['run_id']}) kept no model: {first_line(error)}") from None
 
 
 def ordered(values: pd.Series) -> list:
@@ -111,13 +131,18 @@ def _trial_runs(tracker: Tracker, sweeps: str | Sequence[str], where: str | None
 
 
 def _frame(found: list[Run]) -> pd.DataFrame:
-    frame = pd.DataFrame([_row(run) for run in found])
+    frame = _numeric_params(pd.DataFrame([_row(run) for run in found]))
+    return frame.sort_values(["sweep", "study", "trial"]).reset_index(drop=True) if len(frame) else frame
+
+
+def _numeric_params(frame: pd.DataFrame) -> pd.DataFrame:
+    """MLflow keeps params as text; those that are all numbers become numbers (so 2 < 10)."""
     for column in frame.columns:
-        if column.startswith("params."):  # MLflow keeps params as text; numbers compare as numbers
+        if column.startswith("params."):
             converted = pd.to_numeric(frame[column], errors="coerce")
             if converted.notna().sum() == frame[column].notna().sum():
                 frame[column] = converted
-    return frame.sort_values(["sweep", "study", "trial"]).reset_index(drop=True) if len(frame) else frame
+    return frame
 
 
 def _row(run: Run) -> dict:

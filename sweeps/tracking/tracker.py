@@ -8,16 +8,20 @@ callback the runner hands to ``fit``, and the runner opens and closes runs (alwa
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from sweeps.errors import StoreError, first_line
+from sweeps.tracking import models
+from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord
 from sweeps.tracking.stores import mask, retrying, sqlite_path
 
 for _name in ("mlflow", "alembic"):
@@ -28,6 +32,15 @@ PARENT_TAG = MLFLOW_PARENT_RUN_ID
 _BATCH = 1000  # MLflow's limit on metrics per log_batch request
 
 
+def stored(value: float) -> float:
+    """A metric as it is stored. Keras reports float32 values; each is stored as the shortest
+    decimal that is the same float32 (0.53, not 0.5299999713897705), so no precision is lost and
+    people read what was measured. Other values are stored as they are."""
+    value = float(value)
+    single = np.float32(value)
+    return float(str(single)) if math.isfinite(value) and float(single) == value else value
+
+
 class Tracker:
     """The MLflow store at ``tracking_uri``, and (when named) one sweep's experiment in it.
 
@@ -35,12 +48,13 @@ class Tracker:
         tracking_uri: the store.
         experiment: the experiment runs are written to, created if missing; ``None`` to read only.
         description: the experiment's note when it is created.
+        view: the experiment's saved runs-table view (``records.runs_view``), set every time.
 
     Raises:
         StoreError: the store cannot be reached or opened.
     """
 
-    def __init__(self, tracking_uri: str, experiment: str | None = None, description: str = "") -> None:
+    def __init__(self, tracking_uri: str, experiment: str | None = None, description: str = "", view: str = "") -> None:
         self.tracking_uri = tracking_uri
 
         def connect() -> tuple[MlflowClient, str | None]:
@@ -48,9 +62,13 @@ class Tracker:
             if experiment is None:
                 return client, None
             found = client.get_experiment_by_name(experiment)
-            return client, found.experiment_id if found else client.create_experiment(
-                experiment, tags={"sweep": experiment, "mlflow.note.content": description}
-            )
+            if found is None:
+                tags = {"sweep": experiment, "mlflow.note.content": description, **EXPERIMENT_KIND}
+                return client, client.create_experiment(experiment, tags={**tags, **({VIEW_TAG: view} if view else {})})
+            for key, value in {**EXPERIMENT_KIND, **({VIEW_TAG: view} if view else {})}.items():
+                if found.tags.get(key) != value:  # experiments made by earlier versions, or the view changed
+                    client.set_experiment_tag(found.experiment_id, key, value)
+            return client, found.experiment_id
 
         try:
             self._client, self.experiment_id = retrying(connect)
@@ -119,7 +137,7 @@ class Tracker:
         now = int(time.time() * 1000)
         self._client.log_batch(
             run_id,
-            metrics=[Metric(key, float(value), now, step) for key, value in metrics.items()],
+            metrics=[Metric(key, stored(value), now, step) for key, value in metrics.items()],
             params=[Param(key, str(value)) for key, value in params.items()],
             tags=[RunTag(key, str(value)) for key, value in tags.items()],
         )
@@ -128,7 +146,7 @@ class Tracker:
         """Log whole learning curves at once (``step`` = epoch, from 1), within MLflow's batch limit."""
         now = int(time.time() * 1000)
         metrics = [
-            Metric(key, float(value), now, epoch)
+            Metric(key, stored(value), now, epoch)
             for key, values in history.items()
             for epoch, value in enumerate(values, start=1)
         ]
@@ -143,6 +161,27 @@ class Tracker:
 
     def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self._client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
+        """Record the data a run trained on as an MLflow dataset input (the UI's Datasets column)."""
+        record = Dataset(dataset.name, dataset.digest, dataset.source_type, dataset.source, "", dataset.profile)
+        self._client.log_inputs(run_id, [DatasetInput(record, [InputTag("mlflow.data.context", dataset.context)])])
+
+    def set_note(self, run_id: str, markdown: str) -> None:
+        """The run's description, rendered as markdown on its page in the UI."""
+        self._client.set_tag(run_id, "mlflow.note.content", markdown)
+
+    def log_model(self, run_id: str, model: Any) -> None:
+        """Keep a Keras model on a run (``runs:/<run id>/model``)."""
+        models.log_model(self._client, self.experiment_id, run_id, model)
+
+    def delete_models(self, run_ids: list[str]) -> int:
+        """Delete the models kept on the runs ``run_ids``; return how many there were."""
+        return models.delete_models(self._client, self.experiment_id, run_ids)
+
+    def load_model(self, run_id: str) -> Any:
+        """The Keras model kept on the run ``run_id``."""
+        return models.load_model(self._client, run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
         self._client.set_terminated(run_id, status)

@@ -38,7 +38,7 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> No
     parent = parents[0]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
-    assert sorted(c.info.run_name for c in children) == ["trial-0", "trial-1"]
+    assert sorted(c.info.run_name for c in children) == ["layers=1", "layers=2"]  # named after what they tried
     assert sorted(c.data.params["layers"] for c in children) == ["1", "2"]
     for child in children:
         assert child.info.status == "FINISHED"
@@ -46,7 +46,11 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> No
         assert child.data.params["loss"] == "binary_crossentropy" and child.data.params["optimizer"] == "rmsprop"
         tags = child.data.tags
         assert tags["sweep"] == "imdb_depth" and tags["engine"] == "optuna" and tags["state"] == "COMPLETE"
-        assert tags["data.source"] == "data-dir" and tags["trial"] in ("0", "1") and tags["git.commit"]
+        assert tags["data.source"] == "data-dir" and tags["trial"] in ("0", "1") and tags["sweeps.role"] == "trial"
+        assert tags["mlflow.source.git.commit"] and tags["mlflow.source.name"].endswith("imdb_depth.yaml")
+        assert tags["mlflow.source.type"] == "LOCAL" and tags["mlflow.user"]
+        (dataset,) = child.inputs.dataset_inputs
+        assert dataset.dataset.name == "imdb" and dataset.dataset.digest == tags["data.fingerprint"]
         for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert [m.step for m in client.get_metric_history(child.info.run_id, metric)] == [1]
         assert 0.0 <= child.data.metrics["test_accuracy"] <= 1.0 and "test_loss" in child.data.metrics

@@ -1,4 +1,6 @@
-"""`sweeps ui` serves the MLflow UI on the project's store; a real browser finds the trials in it."""
+"""`sweeps ui NAME`: MLflow's UI on the project's store, opened on the sweep's trials; a real
+browser sees the trials' values and objective without a click, and the parent run's page holds
+the comparison. The UI stops, every process it started with it, on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,67 +33,126 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_ui(workdir: Path, port: int) -> subprocess.Popen:
-    """``python -m sweeps ui --port PORT`` in ``workdir``, once it answers HTTP."""
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...)."""
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += list(children - found)
+            found |= children
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    living = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
+                living.add(pid)
+        except OSError:
+            pass
+    return living
+
+
+def start_ui(workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """``python -m sweeps ui ARGS`` in ``workdir``, and the address it printed once it answered."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "sweeps", "ui", "--port", str(port)],
+        [sys.executable, "-m", "sweeps", "ui", *args],
         cwd=workdir,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
-    deadline = time.time() + 90
-    while time.time() < deadline:
+    printed: list[str] = []
+    reader = threading.Thread(target=lambda: printed.append(server.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=180)  # the event: the first line on stdout, printed only once the UI answers
+    if not printed or not printed[0].startswith("http"):
+        stop_tree(server)
+        raise AssertionError(f"the UI printed no address: {printed} {server.stderr.read()[-2000:]}")
+    return server, printed[0].strip()
+
+
+def stop_tree(server: subprocess.Popen) -> None:
+    """Kill the UI and everything below it (for a test that failed half-way)."""
+    for pid in descendants(server.pid):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     server.kill()
-    raise AssertionError(f"the UI did not answer on port {port}: {server.communicate()[1][-2000:]}")
+    server.wait()
 
 
-def stop(server: subprocess.Popen) -> int:
-    server.send_signal(signal.SIGINT)
-    return server.wait(timeout=30)
-
-
-@pytest.fixture
-def swept(workdir: Path, imdb_dir: Path) -> Path:
-    """``workdir`` holding a two-trial imdb_depth study in its default store."""
-    spec = load_spec(REPO / "search_spaces" / "imdb_depth.yaml", {"epochs": 1}, trials=2)
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory, imdb_dir: Path) -> Iterator[Path]:
+    """A project holding imdb_depth trained with 2 seeds per depth, so there is a t-test to show."""
+    workdir = tmp_path_factory.mktemp("ui")
+    spec = load_spec(REPO / "search_spaces" / "imdb_depth.yaml", {"epochs": 2, "validation_samples": 100}, trials=2, repeats=2)
     stores = Stores.resolve(root=workdir / "mlruns")
     run_sweep(spec, RunOptions(stores, DataOptions(imdb_dir, stores.cache_dir)))
-    return workdir
+    yield workdir
 
 
-def test_ui_serves_http_200_on_loopback_and_stops(swept: Path) -> None:
+def test_ui_answers_then_ctrl_c_stops_every_process_it_started(swept: Path) -> None:
     port = free_port()
-    server = start_ui(swept, port)
+    server, address = start_ui(swept, "--port", str(port))
     try:
+        assert address == f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning"
         with urllib.request.urlopen(
             f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=imdb_depth", timeout=10
         ) as response:
             assert response.status == 200 and b'"imdb_depth"' in response.read()
+        family = descendants(server.pid)
+        assert family, "the UI runs MLflow in processes of its own"
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0  # within 10 s, every process included
+        deadline = time.monotonic() + 2
+        while alive(family) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(family)
     finally:
-        code = stop(server)
-    assert code == 0
-    assert f"at http://127.0.0.1:{port}" in server.stdout.read()
+        stop_tree(server)
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(swept: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "sweeps", "ui", "--port", str(port)],
+            cwd=swept,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: the MLflow UI: port {port} on 127.0.0.1 is in use (Address already in use); choose another with --port"
+    ]
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
-def test_browser_finds_the_trial_runs(swept: Path, tmp_path: Path) -> None:
+def test_a_browser_sees_the_trials_and_the_parent_holds_the_comparison(swept: Path, tmp_path: Path) -> None:
     from mlflow import MlflowClient
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    experiment = MlflowClient(f"sqlite:///{swept / 'mlruns' / 'mlflow.db'}").get_experiment_by_name("imdb_depth")
-    port = free_port()
-    server = start_ui(swept, port)
+    client = MlflowClient(f"sqlite:///{swept / 'mlruns' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("imdb_depth")
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.`sweeps.role` = 'study'")
+    shots = Path(os.environ.get("SWEEPS_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    server, address = start_ui(swept, "imdb_depth", "--port", str(free_port()))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -106,15 +169,25 @@ def test_browser_finds_the_trial_runs(swept: Path, tmp_path: Path) -> None:
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
-        browser.get(f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs")
+        assert f"/#/experiments/{experiment.experiment_id}/runs?" in address
+        browser.get(address)
         wait = WebDriverWait(browser, 90)
-        # Trials are nested under the invocation's parent run: expand it.
-        wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "button[data-component-id*='runnamecellrenderer']")).click()
-        wait.until(lambda b: "trial-0" in b.page_source and "trial-1" in b.page_source)
-        screenshot = Path(os.environ.get("SWEEPS_SCREENSHOT_DIR", tmp_path)) / "mlflow_ui_imdb_depth.png"
-        browser.save_screenshot(str(screenshot))
-        print(f"screenshot: {screenshot}")
-        assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        # Without a click: the runs table (not a GenAI page), each trial named by its depth,
+        # the objective as a column.
+        expected = ("layers=1", "layers=2", "best_val_accuracy", "matching runs")
+        wait.until(lambda b: all(text in b.page_source for text in expected))
+        assert "/runs" in browser.current_url
+        browser.save_screenshot(str(shots / "mlflow_ui_trials.png"))
+        # One click away: the parent run's page holds the comparison table and the t-test's sentence.
+        browser.get(f"{address.split('#')[0]}#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}")
+        wait.until(lambda b: "mean ± std" in b.page_source and "layers=2 vs 1: " in b.page_source)
+        assert "significant at 0.05 (n=2 each)" in browser.page_source
+        browser.save_screenshot(str(shots / "mlflow_ui_parent.png"))
+        print(f"screenshots: {shots / 'mlflow_ui_trials.png'} {shots / 'mlflow_ui_parent.png'}")
     finally:
         browser.quit()
-        stop(server)
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        finally:
+            stop_tree(server)

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from sweeps.reporting import report
-from sweeps.reporting.plots import write_sweep_plots
+from sweeps.reporting.comparisons import write_sweep_plots
 from sweeps.tracking import query
 from sweeps.tracking.tracker import FINISHED, Tracker
 from tests.support import run_sweeps
@@ -129,14 +129,43 @@ def test_bad_by_and_missing_sweep(store: str) -> None:
         query.runs("unknown", store)
 
 
-def test_plots_are_valid_files(store: str, tmp_path: Path) -> None:
-    trials, curves = query.runs("known", store), query.curves("known", store)
-    written = write_sweep_plots(trials, curves, ["activation", "layers"], "val_accuracy", tmp_path / "plots")
+def test_plots_are_small_pngs_that_compare(store: str, tmp_path: Path) -> None:
+    trials, samples, curves = query.runs("known", store), query.samples("known", store), query.curves("known", store)
+    written = write_sweep_plots(trials, samples, curves, ["activation", "layers"], "val_accuracy", tmp_path / "plots")
     names = {path.name for path in written}
-    assert names == {"curves_activation.png", "curves_layers.png", "parallel_coordinates.html"}
-    assert (tmp_path / "plots" / "curves_activation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    html = (tmp_path / "plots" / "parallel_coordinates.html").read_text()
-    assert html.lstrip().lower().startswith("<html") and "parcoords" in html
+    assert names == {
+        "objective_activation.png",
+        "objective_layers.png",
+        "curves_activation.png",
+        "curves_layers.png",
+        "parallel_coordinates.png",
+    }
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size < 200_000
+
+
+def test_curves_keep_numbers_as_numbers_so_values_sort_naturally(store: str) -> None:
+    curves = query.curves("known", store)
+    assert pd.api.types.is_numeric_dtype(curves["params.layers"])  # as query.runs has them: 2 < 10
+    assert query.ordered(pd.Series([10, 2, 1])) == [1, 2, 10]
+
+
+def test_more_than_two_values_test_the_best_mean_against_each_other() -> None:
+    measured = [pd.Series([0.80, 0.81, 0.82]), pd.Series([0.86, 0.87, 0.85]), pd.Series([0.84, 0.86, 0.85])]
+    sentences = report.sentences_for("layers", [1, 2, 3], measured, "val_accuracy", "maximize")
+    assert [s.split(":")[0] for s in sentences] == ["layers=2 vs 1", "layers=2 vs 3"]
+    assert sentences[0].startswith("layers=2 vs 1: +5.0 pt val_accuracy, p=") and "(n=3 each)" in sentences[0]
+
+
+def test_one_measurement_shows_no_spread(store: str) -> None:
+    built = report.build(query.runs("known", store), query.samples("known", store), query.curves("known", store), ["layers"])
+    single = built.table.assign(n=1, std=float("nan"))
+    rows = [
+        line
+        for line in report.Report(built.metric, built.direction, single, []).render("table").splitlines()
+        if line.startswith("layers")
+    ]
+    assert rows and not any("±" in row for row in rows)  # not "± 0.0000": no spread was measured
 
 
 def test_report_command_after_a_replicated_sweep(tmp_path: Path, imdb_dir: Path) -> None:
@@ -149,12 +178,12 @@ def test_report_command_after_a_replicated_sweep(tmp_path: Path, imdb_dir: Path)
     rows = [line.split() for line in lines if line.startswith("activation ")]
     assert [(row[1], row[2], row[3]) for row in rows] == [("relu", "1", "3"), ("tanh", "1", "3")]
     assert any(line.startswith("activation=tanh vs relu: ") and "(n=3 each)" in line for line in lines)
-    assert (tmp_path / "plots" / "curves_activation.png").exists()
-    assert (tmp_path / "plots" / "optimization_history.html").exists()
+    assert (tmp_path / "plots" / "curves_activation.png").exists() and (tmp_path / "plots" / "objective_activation.png").exists()
+    assert not list((tmp_path / "plots").glob("*.html"))  # a grid over one parameter: no history, no importances
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     parent = next(r for r in query.runs("imdb_activation", client.tracking_uri).itertuples())
     parent_id = client.get_run(parent.run_id).data.tags["mlflow.parentRunId"]
     logged = {a.path for a in client.list_artifacts(parent_id, "plots")}
-    assert {"plots/curves_activation.png", "plots/parallel_coordinates.html"} <= logged
+    assert logged == {"plots/curves_activation.png", "plots/objective_activation.png"}  # the same plots on the parent

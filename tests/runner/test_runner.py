@@ -153,12 +153,14 @@ def test_kfold_trial_has_k_nested_fold_runs_and_mean_std(workdir: Path, data_dir
     (record,) = result.records
     assert record.state == "COMPLETE"
     runs = mlflow_runs(workdir, "boston_kfold")
-    (trial_run,) = [r for r in runs if r.info.run_name == "trial-0"]
+    (trial_run,) = [r for r in runs if r.data.tags.get("sweeps.role") == "trial"]
+    assert trial_run.info.run_name == "units=16 layers=1"  # the grid's first point
     folds = sorted(
         (r for r in runs if r.data.tags.get("mlflow.parentRunId") == trial_run.info.run_id),
         key=lambda r: int(r.data.tags["fold"]),
     )
-    assert [r.info.run_name for r in folds] == [f"trial-0-fold-{k}" for k in range(4)]
+    assert [r.info.run_name for r in folds] == [f"units=16 layers=1 · fold {k}/4" for k in range(1, 5)]
+    assert {r.data.tags["sweeps.role"] for r in folds} == {"fold"}
     client = MlflowClient(stores.tracking_uri)
     for fold in folds:
         assert fold.info.status == "FINISHED"
@@ -176,13 +178,13 @@ def test_repeats_run_each_configuration_with_several_seeds(workdir: Path, imdb_d
     result = sweep(workdir, imdb_dir, repeats=3, fixed={"epochs": 2}, params={"layers": {"type": "categorical", "choices": [1]}})
     (record,) = result.records
     runs = mlflow_runs(workdir, "s")
-    (trial_run,) = [r for r in runs if r.info.run_name == "trial-0"]
+    (trial_run,) = [r for r in runs if r.data.tags.get("sweeps.role") == "trial"]
     replicas = sorted(
         (r for r in runs if r.data.tags.get("mlflow.parentRunId") == trial_run.info.run_id),
         key=lambda r: int(r.data.tags["repeat"]),
     )
     assert [r.data.tags["seed"] for r in replicas] == ["0", "1", "2"]  # one seed each
-    assert [r.info.run_name for r in replicas] == ["trial-0-repeat-0", "trial-0-repeat-1", "trial-0-repeat-2"]
+    assert [r.info.run_name for r in replicas] == ["layers=1 · repeat 1/3", "layers=1 · repeat 2/3", "layers=1 · repeat 3/3"]
     values = np.array([r.data.metrics["best_val_accuracy"] for r in replicas])
     assert record.value == pytest.approx(values.mean())
     assert trial_run.data.metrics["val_accuracy_std"] == pytest.approx(values.std(ddof=1))

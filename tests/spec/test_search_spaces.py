@@ -42,8 +42,9 @@ def test_sweep_runs_one_tiny_trial(path: Path, data_dir: Path, workdir: Path) ->
     assert record.state == "COMPLETE", record.attrs.get("error")
     assert result.dataset.source.kind == "data-dir"
     runs = mlflow_runs(workdir, spec.name)
-    trial_runs = [r for r in runs if r.info.run_name == "trial-0"]
+    trial_runs = [r for r in runs if r.data.tags.get("sweeps.role") == "trial"]
     assert len(trial_runs) == 1 and trial_runs[0].info.status == "FINISHED"
+    assert trial_runs[0].info.run_name == " ".join(f"{k}={v}" for k, v in record.params.items())  # what it tried
     for name, value in record.params.items():
         assert trial_runs[0].data.params[name] == str(value)
     assert f"best_{spec.metric}" in trial_runs[0].data.metrics
