@@ -29,7 +29,7 @@ from sweeps.errors import (
     first_line,
 )
 
-COMMANDS = ("run", "list", "init", "check", "report", "ui", "nightly", "schedule", "history")
+COMMANDS = ("run", "list", "init", "check", "report", "ui", "server", "nightly", "schedule", "history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

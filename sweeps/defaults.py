@@ -9,4 +9,6 @@ SCHEDULE_FILE = "nightly.yaml"  # the nightly schedule lives with the sweeps but
 HEARTBEAT_SECONDS = 60  # a running trial's heartbeat; a worker silent for twice this is presumed dead
 MAX_CONSECUTIVE_FAILURES = 3  # failed trials in a row that stop a sweep
 NIGHTLY_TIME = "02:30"  # when `sweeps schedule` runs the nightly sweeps
-UI_HOST, UI_PORT = "127.0.0.1", 5000  # `sweeps ui` serves this machine only unless told otherwise
+UI_HOST, UI_PORT = "127.0.0.1", 5000  # `sweeps ui` and `sweeps server` serve this machine only unless told otherwise
+PROXY_POOL = 4  # database connections the proxy keeps, whatever the number of workers
+PROXY_PORT = 13000  # Optuna's gRPC storage proxy under `sweeps server --optuna-proxy` (Optuna's own default)

@@ -27,6 +27,29 @@ BASE: dict[str, Any] = {
 }
 
 
+#: A 12-point grid on tiny IMDB data, for tests of many workers on one study.
+GRID = {
+    "name": "g12",
+    "description": "a 12-point grid for worker tests",
+    "pipeline": "imdb",
+    "sampler": {"type": "grid"},
+    "trials": 12,
+    "objective": {"metric": "val_accuracy"},
+    "fixed": {"epochs": 2, "batch_size": 64},
+    "params": {
+        "layers": {"type": "categorical", "choices": [1, 2, 3]},
+        "units": {"type": "categorical", "choices": [4, 8, 16, 32]},
+    },
+}
+
+
+def write_grid(directory: Path, **changes: Any) -> Path:
+    """``directory`` holding ``g12.yaml``: ``GRID`` with ``changes``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_space(directory, {**GRID, **changes}, name=str(changes.get("name", "g12")))
+    return directory
+
+
 def write_space(directory: Path, document: Any, name: str = "s") -> Path:
     """Write a search-space file ``NAME.yaml`` (a dict as YAML, a string as it is)."""
     path = directory / f"{name}.yaml"

@@ -18,7 +18,12 @@ HEAVY = ("tensorflow", "keras", "mlflow", "optuna")
 # Who may import each outside system (paths relative to the repository).
 DOORS = {
     "mlflow": ("sweeps/tracking/",),
-    "optuna": ("sweeps/engines/optuna.py", "sweeps/engines/optuna_study.py", "sweeps/reporting/optuna_plots.py"),
+    "optuna": (
+        "sweeps/engines/optuna.py",
+        "sweeps/engines/optuna_study.py",
+        "sweeps/engines/optuna_proxy.py",
+        "sweeps/reporting/optuna_plots.py",
+    ),
 }
 
 

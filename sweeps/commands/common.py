@@ -13,11 +13,25 @@ import yaml
 from sweeps.errors import ConfigError
 
 
-def add_store_options(parser: argparse.ArgumentParser, storage: bool = True) -> None:
-    """``--tracking-uri`` (and ``--storage``): where the records are."""
-    parser.add_argument("--tracking-uri", help="MLflow store (env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)")
+def add_store_options(parser: argparse.ArgumentParser, storage: bool = True, artifacts: bool = False) -> None:
+    """``--tracking-uri`` (and ``--storage``, ``--artifact-location``): where the records are."""
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow store: a database URL or a tracking server's http(s) URL "
+        "(env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)",
+    )
     if storage:
-        parser.add_argument("--storage", help="Optuna storage URL (env SWEEPS_STORAGE; default sqlite:///mlruns/optuna.db)")
+        parser.add_argument(
+            "--storage",
+            help="Optuna storage: a database URL or grpc://HOST:PORT of `sweeps server --optuna-proxy` "
+            "(env SWEEPS_STORAGE; default sqlite:///mlruns/optuna.db)",
+        )
+    if artifacts:
+        parser.add_argument(
+            "--artifact-location",
+            metavar="URI",
+            help="where a new experiment's artifacts go (default: beside a sqlite store, or the tracking server's)",
+        )
 
 
 def add_project_options(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--schedule", type=Path, help=f"schedule file (default: the project's {SCHEDULE_FILE}, else the built-in one)"
     )
     add_data_dir_option(night)
-    add_store_options(night)
+    add_store_options(night, artifacts=True)
     add_project_options(night)
     night.set_defaults(handler=cmd_nightly)
 
@@ -80,6 +80,7 @@ def _night(args: argparse.Namespace, entry: Any, date: dt.date, stores: Any) -> 
                 DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir),
                 study=nightly.study_for(entry.sweep, date),
                 tags={"nightly": date.isoformat()},
+                artifact_location=args.artifact_location,
             ),
         )
         if result.best is not None:

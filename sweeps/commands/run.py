@@ -30,7 +30,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="override one fixed value, validated like the file (repeatable)",
     )
     add_data_dir_option(run)
-    add_store_options(run)
+    add_store_options(run, artifacts=True)
     add_project_options(run)
     run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
     run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (TensorFlow's threads divided)")
@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
     from sweeps.data.sources import DataOptions
     from sweeps.runner.sweep import RunOptions, run_sweep
     from sweeps.runner.workers import launch, threads_per_worker
-    from sweeps.tracking.stores import Stores, mask
+    from sweeps.tracking.stores import mask
 
     print(f"{spec.name}: {spec.description}", file=sys.stderr)
     print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
@@ -117,6 +117,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         args.heartbeat,
         worker=args.worker,
         keep_models=args.keep_models,
+        artifact_location=args.artifact_location,
     )
     if args.jobs > 1:
         print(
@@ -139,9 +140,19 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         print("nothing to run: the study's budget or grid is spent (raise --trials to run more)")
     if result.dataset.source.kind == "generated":
         print("NOTE: these results come from GENERATED data, not the real dataset")
-    where = "" if stores.tracking_uri == Stores.resolve().tracking_uri else f" --tracking-uri {mask(stores.tracking_uri)}"
-    print(f"see every trial: python -m sweeps ui {spec.name}{where}")
+    print(f"see every trial: {_where_to_look(stores.tracking_uri, spec.name)}")
     return EXIT_OK
+
+
+def _where_to_look(tracking_uri: str, name: str) -> str:
+    """The sweep's page on a tracking server, else the command that opens the UI on it."""
+    from sweeps.commands.serve import ui_page
+    from sweeps.tracking.stores import Stores, mask
+
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"{tracking_uri.rstrip('/')}/{ui_page(tracking_uri, name)}"
+    where = "" if tracking_uri == Stores.resolve().tracking_uri else f" --tracking-uri {mask(tracking_uri)}"
+    return f"python -m sweeps ui {name}{where}"
 
 
 def _without_jobs(argv: Sequence[str]) -> list[str]:

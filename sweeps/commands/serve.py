@@ -1,22 +1,26 @@
-"""``sweeps ui``: MLflow's UI on the project's records, opened on a sweep's trials."""
+"""``sweeps ui`` (MLflow's UI on the project's records, opened on a sweep's trials) and
+``sweeps server`` (a team's shared services on one machine: MLflow's tracking server with its
+artifact store, and Optuna's storage proxy)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from sweeps.commands.common import add_store_options
-from sweeps.defaults import UI_HOST, UI_PORT
+from sweeps.defaults import PROXY_PORT, UI_HOST, UI_PORT
 from sweeps.errors import EXIT_OK, ConfigError
 
-# The UI as a single web process: MLflow's job runner (evaluation jobs, not used here) would
-# start several more processes and a minute of start-up.
+# MLflow's server as web processes only: its job runner (GenAI evaluation jobs, not used here)
+# would start several more processes and a minute of start-up.
 QUIET_SERVER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``ui`` to the command line."""
+    """Add ``ui`` and ``server`` to the command line."""
     ui = commands.add_parser("ui", parents=[common], help=cmd_ui.__doc__.splitlines()[0], description=cmd_ui.__doc__)
     ui.add_argument("name", nargs="?", help="a sweep whose trials to open (default: the list of experiments)")
     ui.add_argument("--port", type=int, default=UI_PORT)
@@ -24,11 +28,36 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_store_options(ui, storage=False)
     ui.set_defaults(handler=cmd_ui)
 
+    server = commands.add_parser(
+        "server", parents=[common], help=cmd_server.__doc__.splitlines()[0], description=cmd_server.__doc__
+    )
+    server.add_argument(
+        "--backend-store-uri",
+        default=os.environ.get("SWEEPS_BACKEND_STORE_URI"),
+        help="the runs' database: postgresql://... or sqlite:///... "
+        "(env SWEEPS_BACKEND_STORE_URI; default sqlite:///mlruns/mlflow.db here)",
+    )
+    server.add_argument(
+        "--artifacts-destination",
+        default=os.environ.get("SWEEPS_ARTIFACTS_DESTINATION"),
+        help="where the artifacts go: a directory or an object store MLflow supports (s3://...) "
+        "(env SWEEPS_ARTIFACTS_DESTINATION; default mlruns/artifacts here)",
+    )
+    server.add_argument("--host", default=UI_HOST, help="address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)")
+    server.add_argument("--port", type=int, default=UI_PORT, help=f"the tracking server's port (default {UI_PORT})")
+    server.add_argument("--workers", type=int, default=4, help="the tracking server's web worker processes (default 4)")
+    server.add_argument("--optuna-proxy", action="store_true", help="also serve the study database through Optuna's gRPC proxy")
+    server.add_argument("--storage", default=os.environ.get("SWEEPS_STORAGE"), help="the study database the proxy fronts")
+    server.add_argument("--proxy-port", type=int, default=PROXY_PORT, help=f"the proxy's port (default {PROXY_PORT})")
+    server.add_argument("--systemd", action="store_true", help="print a systemd unit that runs this server, and exit")
+    server.set_defaults(handler=cmd_server)
+
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start MLflow's UI on this project's records and print the address of a sweep's trials.
 
     It prints the address once the UI answers; Ctrl-C stops it and every process it started.
+    A tracking server's URL (--tracking-uri http://...) already serves the UI: its address is printed.
     """
     import time
 
@@ -36,9 +65,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from sweeps.tracking.stores import Stores, mask
 
     uri = Stores.resolve(args.tracking_uri).tracking_uri
-    page = _page(uri, args.name)
-    log = Stores.resolve(args.tracking_uri).log_dir / "ui.log"
+    page = ui_page(uri, args.name)
+    if uri.startswith(("http://", "https://")):
+        print(f"{uri.rstrip('/')}/{page}")
+        return EXIT_OK
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    log = Stores.resolve(args.tracking_uri).log_dir / "ui.log"
     ui = Service("the MLflow UI", [*command, "--workers", "1"], args.host, args.port, log, env=QUIET_SERVER)
     started = time.monotonic()
     start([ui])
@@ -48,15 +80,41 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _page(tracking_uri: str, name: str | None) -> str:
+def cmd_server(args: argparse.Namespace) -> int:
+    """Run a team's shared services in the foreground: MLflow's tracking server with proxied artifacts,
+    and with --optuna-proxy Optuna's gRPC proxy in front of the study database.
+
+    Workers on other machines then run `python -m sweeps NAME --tracking-uri http://HOST:PORT
+    --storage grpc://HOST:PROXY_PORT`; the values are printed once both answer. Ctrl-C or SIGTERM
+    stops both, every process included.
+    """
+    from sweeps.commands.services import serve_until_stopped, start, url_host
+    from sweeps.commands.team import services, systemd_unit, worker_options
+
+    backend = args.backend_store_uri or f"sqlite:///{Path('mlruns/mlflow.db').absolute()}"
+    destination = args.artifacts_destination or str(Path("mlruns/artifacts").absolute())
+    if args.optuna_proxy and (not args.storage or args.storage.startswith("grpc://")):
+        raise ConfigError("--optuna-proxy: name the study database it fronts with --storage postgresql://... (or sqlite:///...)")
+    if args.systemd:
+        print(systemd_unit(args, backend, destination))
+        return EXIT_OK
+    running = services(args, backend, destination)
+    start(running)
+    host = url_host(args.host)
+    for line in worker_options(args, host, backend, destination):
+        print(line, flush=True)
+    serve_until_stopped(running)
+    return EXIT_OK
+
+
+def ui_page(tracking_uri: str, name: str | None) -> str:
     """The UI's address of a sweep's trials table (its saved view), or of the experiments list."""
     if name is None:
         return "#/experiments?workflowType=machine_learning"
     from sweeps.tracking.records import VIEW_KEY
     from sweeps.tracking.tracker import Tracker
 
-    tracker = Tracker.for_reading(tracking_uri)
-    experiment_id = tracker.experiment_id_of(name)
+    experiment_id = Tracker.for_reading(tracking_uri).experiment_id_of(name)
     if experiment_id is None:
         raise ConfigError(f"no runs of sweep '{name}' in {tracking_uri}; run it first, or pass --tracking-uri")
     # machine_learning: the UI opens the runs table, not the GenAI overview; the saved view

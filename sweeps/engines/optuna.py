@@ -16,12 +16,13 @@ from optuna.trial import TrialState
 
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines import COMPLETE, FAIL, PRUNED, WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
-from sweeps.engines.optuna_study import distribution, open_study
+from sweeps.engines.optuna_study import distribution, open_study, suggest
 from sweeps.spec.sweep import SweepSpec, point_key
 
 _STATES = {COMPLETE: TrialState.COMPLETE, PRUNED: TrialState.PRUNED, FAIL: TrialState.FAIL}
 _STEPPED_ASIDE = "sweeps.stepped_aside"  # a ticket that lost a grid point to an earlier one; not a trial
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+HEARTBEAT = "sweeps.heartbeat"  # a running trial's last sign of life (seconds since the epoch)
 
 
 class OptunaEngine(Engine):
@@ -45,7 +46,8 @@ class OptunaEngine(Engine):
         self._grid = spec.grid_points() if spec.sampler["type"] == "grid" else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         self._beats: dict[int, threading.Event] = {}
-        self.study = open_study(spec, storage, study_name, identity, heartbeat)
+        self._heartbeat = heartbeat
+        self.study = open_study(spec, storage, study_name, identity)
         self._fail_abandoned()
 
     def ask(self) -> Proposal | None:
@@ -53,19 +55,20 @@ class OptunaEngine(Engine):
         them, since a worker that dies leaves its trial to be failed and retried here."""
         while True:
             self._fail_abandoned()
-            if self.remaining() > 0:
-                proposal = self._next()
+            trials = self._fresh_trials()
+            if self._remaining(trials) > 0:
+                proposal = self._next(trials)
                 if proposal is not None:
                     return proposal
                 continue
-            if not any(t.number not in self._beats for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
+            if not any(t.state == TrialState.RUNNING and t.number not in self._beats for t in trials):
                 return None
-            time.sleep(min(5, self.study._storage.get_heartbeat_interval()))
+            time.sleep(min(5, self._heartbeat))
 
-    def _next(self) -> Proposal | None:
+    def _next(self, trials: list[optuna.trial.FrozenTrial]) -> Proposal | None:
         if self._grid is not None:
-            self._enqueue_next_point()
-        trial = self.study.ask(self._distributions)
+            self._enqueue_next_point(trials)
+        trial = self._ask()
         if self._taken_by_earlier(trial):
             trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker got there first
             self.study.tell(trial, state=TrialState.FAIL)
@@ -74,6 +77,18 @@ class OptunaEngine(Engine):
             trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
         self._beat(trial)
         return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
+
+    def _ask(self) -> optuna.Trial:
+        """A new trial with its values; if sampling them raises, the trial is failed first, so
+        nothing is left RUNNING."""
+        trial = self.study.ask()
+        try:
+            for name, distribution in self._distributions.items():
+                suggest(trial, name, distribution)
+        except BaseException:
+            self.study.tell(trial, state=TrialState.FAIL)
+            raise
+        return trial
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
         proposal.handle.report(value, epoch)
@@ -101,7 +116,9 @@ class OptunaEngine(Engine):
         ]
 
     def remaining(self) -> int:
-        trials = self.study.get_trials(deepcopy=False)
+        return self._remaining(self._fresh_trials())
+
+    def _remaining(self, trials: list[optuna.trial.FrozenTrial]) -> int:
         busy = sum(t.state in (*_DONE, TrialState.RUNNING) for t in trials)
         if self._grid is None:
             return max(0, self.spec.trials - busy)
@@ -119,11 +136,10 @@ class OptunaEngine(Engine):
 
     def _taken(self, trials: list[optuna.trial.FrozenTrial]) -> set[str]:
         """Grid points not to propose now: done, running elsewhere, or failed in this invocation."""
-        return {point_key(t.params) for t in trials if t.state in (*_DONE, TrialState.RUNNING)} | self._failed_here
+        return {point_key(_point(t)) for t in trials if t.state in (*_DONE, TrialState.RUNNING)} | self._failed_here
 
-    def _enqueue_next_point(self) -> None:
+    def _enqueue_next_point(self, trials: list[optuna.trial.FrozenTrial]) -> None:
         """Queue the first missing grid point, unless one is already waiting to be run."""
-        trials = self.study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return  # e.g. a retry of a dead worker's trial: run that first
         taken = self._taken(trials)
@@ -138,7 +154,7 @@ class OptunaEngine(Engine):
         them waits for, runs or finished the same point, or when the queue was emptied by
         another worker so the sampler made up a point instead of taking the grid's next one.
         """
-        trials = self.study.get_trials(deepcopy=False)
+        trials = self._fresh_trials()
         earlier = [t for t in trials if t.number < trial.number and not t.user_attrs.get(_STEPPED_ASIDE)]
         if sum(t.state in (*_DONE, TrialState.RUNNING) for t in earlier) >= self.spec.trials:
             return True
@@ -147,30 +163,57 @@ class OptunaEngine(Engine):
         mine = next(t for t in trials if t.number == trial.number)
         if not {"fixed_params", "failed_trial"} & mine.system_attrs.keys():  # neither queued nor a retry
             return True
-        for other in earlier:
-            params = other.params or other.system_attrs.get("fixed_params") or {}
-            if other.state in (*_DONE, TrialState.RUNNING, TrialState.WAITING) and point_key(params) == point_key(mine.params):
-                return True
-        return False
+        busy = (*_DONE, TrialState.RUNNING, TrialState.WAITING)
+        return any(other.state in busy and point_key(_point(other)) == point_key(_point(mine)) for other in earlier)
+
+    def _fresh_trials(self) -> list[optuna.trial.FrozenTrial]:
+        """Every trial of the study as the database has it now.
+
+        Optuna's caches (in front of a database, and in the gRPC proxy's client) read only
+        trials newer than the last finished one they saw, so a trial whose insert committed
+        after a newer one finished is never seen: on PostgreSQL with many workers that made a
+        grid point run twice. Whoever decides which point runs next reads past them.
+        """
+        storage, study_id = self.study._storage, self.study._study_id
+        backend = getattr(storage, "_backend", None)
+        if isinstance(backend, optuna.storages.RDBStorage):
+            return backend.get_all_trials(study_id, deepcopy=False)
+        cache = getattr(storage, "_cache", None)
+        if cache is not None:  # the gRPC proxy's client: forget the study, read it whole
+            cache.delete_study_cache(study_id)
+        return storage.get_all_trials(study_id, deepcopy=False)
 
     def _beat(self, trial: optuna.Trial) -> None:
-        """Record heartbeats for ``trial`` from a daemon thread until it is told."""
+        """Record heartbeats for ``trial`` (the time, as a trial attribute, so any storage carries
+        it: a database or Optuna's gRPC proxy) from a daemon thread until it is told."""
         storage, stop = self.study._storage, threading.Event()
         self._beats[trial.number] = stop
 
         def beat() -> None:
             while not stop.is_set():
-                storage.record_heartbeat(trial._trial_id)
-                stop.wait(storage.get_heartbeat_interval())
+                storage.set_trial_user_attr(trial._trial_id, HEARTBEAT, time.time())
+                stop.wait(self._heartbeat)
 
         threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True).start()
 
     def _fail_abandoned(self) -> None:
-        """Fail the trials of workers that died: at once when the worker ran on this machine and
-        its process is gone (and queue the same values again), else once its heartbeat is stale."""
-        optuna.storages.fail_stale_trials(self.study)
+        """Fail the trials of workers that died, and queue the same values again (a grid finds
+        its missing points itself): at once when the worker ran on this machine and its process
+        is gone, else once its heartbeat is older than twice the interval."""
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial.number not in self._beats and not worker_alive(trial.user_attrs.get("worker", "")):
-                self.study.tell(trial.number, state=TrialState.FAIL)
+            if trial.number in self._beats:
+                continue
+            last = trial.user_attrs.get(HEARTBEAT) or trial.datetime_start.timestamp()
+            if not worker_alive(trial.user_attrs.get("worker", "")) or time.time() - last > 2 * self._heartbeat:
+                try:
+                    self.study.tell(trial.number, state=TrialState.FAIL)
+                except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+                    continue  # another worker got there first, and queued the retry
                 if self._grid is None:
                     self.study.enqueue_trial(dict(trial.params), skip_if_exists=False)
+
+
+def _point(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The grid point a trial is for: the values it was queued with, else those it has. (A trial
+    another worker is still giving its values has only some of them: never compare those.)"""
+    return trial.system_attrs.get("fixed_params") or trial.params

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
@@ -14,15 +15,32 @@ from sweeps.errors import ConfigError, StoreError, first_line
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.stores import mask, retrying
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-# Heartbeats and the stale-trial retry are used deliberately with ask/tell (Optuna's own loop
-# would start the heartbeat thread; the engine does): their notices would only alarm users.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
-logging.getLogger("optuna").setLevel(logging.WARNING)
+
+def quiet() -> None:
+    """Optuna's notices that would only alarm users: its experimental features (the gRPC proxy,
+    metric names, matplotlib plots) are used deliberately."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
 
 
-def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str], heartbeat: int) -> optuna.Study:
+quiet()
+
+
+def open_storage(url: str, timeout: float = 10.0) -> optuna.storages.BaseStorage:
+    """The Optuna storage at ``url``: a database URL, or ``grpc://HOST:PORT`` for Optuna's storage
+    proxy (``sweeps server --optuna-proxy``), which answers within ``timeout`` seconds or fails."""
+    if url.startswith("grpc://"):
+        address = urlsplit(url)
+        if not address.hostname or not address.port:
+            raise ValueError("a gRPC storage is grpc://HOST:PORT")
+        proxy = optuna.storages.GrpcStorageProxy(host=address.hostname, port=address.port)
+        proxy.wait_server_ready(timeout=timeout)
+        return proxy
+    return optuna.storages.RDBStorage(url)
+
+
+def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str]) -> optuna.Study:
     """The study ``study_name`` in ``storage``, created or resumed.
 
     Raises:
@@ -30,19 +48,11 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
         ConfigError: the study was started with a different ``identity``.
     """
     try:
-        # Heartbeats let any worker fail (and retry) the trials of a worker that died.
-        rdb = retrying(
-            lambda: optuna.storages.RDBStorage(
-                storage,
-                heartbeat_interval=heartbeat,
-                grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
-        )
+        backend = retrying(lambda: open_storage(storage))
         study = retrying(
             lambda: optuna.create_study(
                 study_name=study_name,
-                storage=rdb,
+                storage=backend,
                 load_if_exists=True,
                 direction=spec.direction,
                 sampler=optuna.samplers.RandomSampler(),
@@ -60,6 +70,15 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
     # trials already made keeps runs reproducible without repeating them.
     study.sampler = _sampler(spec, len(study.trials))
     return study
+
+
+def suggest(trial: optuna.Trial, name: str, values: BaseDistribution) -> Any:
+    """``trial``'s value of ``name`` from ``values`` (or the value queued for it)."""
+    if isinstance(values, CategoricalDistribution):
+        return trial.suggest_categorical(name, values.choices)
+    if isinstance(values, IntDistribution):
+        return trial.suggest_int(name, values.low, values.high, step=values.step, log=values.log)
+    return trial.suggest_float(name, values.low, values.high, step=values.step, log=values.log)
 
 
 def distribution(param: Any) -> BaseDistribution:

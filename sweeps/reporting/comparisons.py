@@ -103,11 +103,13 @@ def write_sweep_plots(
     complete = trials[trials["state"] == "COMPLETE"]
     ids = set(complete["run_id"])
     figures = {}
+    samples = samples[samples["run_id"].isin(ids)] if len(samples) else samples
+    curves = curves[curves["run_id"].isin(ids)] if len(curves) else curves
     for param in params:
-        if not samples.empty and f"params.{param}" in samples:
-            figures[f"objective_{param}.png"] = objective_by_value(samples[samples["run_id"].isin(ids)], param, metric)
-        if not curves.empty and f"params.{param}" in curves:
-            figures[f"curves_{param}.png"] = curves_by_value(curves[curves["run_id"].isin(ids)], param, metric)
+        if len(samples) and f"params.{param}" in samples:
+            figures[f"objective_{param}.png"] = objective_by_value(samples, param, metric)
+        if len(curves) and f"params.{param}" in curves:
+            figures[f"curves_{param}.png"] = curves_by_value(curves, param, metric)
     if len(params) > 1 and len(complete):
         figures["parallel_coordinates.png"] = parallel_coordinates(complete, params, metric)
     written = []

@@ -14,8 +14,10 @@ from sweeps.reporting.plots import close
 def load_study(name: str, storage: str) -> optuna.Study | None:
     """The study ``name`` in ``storage``, or ``None`` when it cannot be loaded: its plots are a
     bonus, the comparison plots from MLflow are drawn regardless."""
+    from sweeps.engines.optuna_study import open_storage
+
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        return optuna.load_study(study_name=name, storage=open_storage(storage))
     except Exception:
         return None
 

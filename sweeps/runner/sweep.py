@@ -10,6 +10,7 @@ closed in ``finally``.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from sweeps.runner.signals import shielded
 from sweeps.runner.trial import SweepContext, run_tracked_trial
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.records import ROLE, STUDY, runs_view, source_tags, study_run_name
-from sweeps.tracking.stores import Stores, mask
+from sweeps.tracking.stores import Stores, local_artifacts_warning, mask
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training.datasets import DatasetCache
 
@@ -47,6 +48,7 @@ class RunOptions:
     worker: bool = False  # a --jobs worker: joins the parent run, leaves closing it to the launcher
     tags: dict[str, str] = field(default_factory=dict)  # on every run (nightly: the date)
     keep_models: str = "best"  # which trials keep their Keras model in MLflow: the best, or all
+    artifact_location: str | None = None  # where a new experiment's artifacts go (default: the store decides)
 
 
 @dataclass
@@ -98,7 +100,10 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     if engine.remaining() == 0:
         return result
     view = runs_view(list(spec.params), spec.metric, spec.test_metric, spec.direction)
-    tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view)
+    tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view, options.artifact_location)
+    warning = local_artifacts_warning(tracker.tracking_uri, tracker.artifact_location())
+    if warning and not options.worker:
+        print(f"  {warning}", file=sys.stderr)
     tags = _run_tags(spec, name, dataset, options)
     closed = close_orphaned_runs(tracker, engine.records())
     if closed:
@@ -131,6 +136,7 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         "objective.direction": spec.direction,
         "worker.host": socket.gethostname(),
         "worker.pid": os.getpid(),
+        "worker.command": mask(shlex.join(["sweeps", *sys.argv[1:]])),
         **options.tags,
     }
 

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from sweeps.defaults import STORE_ROOT
 
 T = TypeVar("T")
-_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]*)@")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&\s]*", re.IGNORECASE)
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd)=)[^&;\s'\"]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,20 @@ class Stores:
                 path.parent.mkdir(parents=True, exist_ok=True)
 
 
+def local_artifacts_warning(tracking_uri: str, artifact_location: str) -> str | None:
+    """What to say when runs recorded in a shared database keep their artifacts on this machine's
+    disk, where the UI and the other workers cannot read them (``None`` when they do not)."""
+    scheme = urlsplit(tracking_uri).scheme.split("+")[0]
+    if scheme in ("", "file", "sqlite", "http", "https") or urlsplit(artifact_location).scheme not in ("", "file"):
+        return None
+    return (
+        f"note: the artifacts of these runs (plots, summaries, models) go to {artifact_location} on this machine, "
+        "which other machines cannot read; for a team, start `sweeps server --backend-store-uri "
+        f"{mask(tracking_uri)} --artifacts-destination DIR` and run workers with --tracking-uri http://SERVER:5000, "
+        "or pass --artifact-location with a store every machine reaches (s3://..., gs://...)"
+    )
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///`` URL, or ``None`` for any other kind of store."""
     return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
@@ -76,7 +91,21 @@ def retrying(action: Callable[[], T], attempts: int = 3, pause: float = 0.5) -> 
     raise AssertionError("unreachable")
 
 
-def mask(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for logs, consoles and tags)."""
-    url = _PASSWORD.sub(lambda m: f"{m['head']}:***@", url)
-    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}***", url)
+def mask(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (safe for consoles,
+    logs and tags), and ``password=`` values of query strings too.
+
+    A URL's user information is everything between ``://`` and its *last* ``@``, the password
+    whatever follows the first ``:`` there. That covers what SQLAlchemy's and urllib's parsers
+    call the password and more: a password holding ``/``, ``:`` or ``%2F`` connects, and one
+    holding ``@`` would make either parser stop at the wrong place and show the rest.
+    """
+    return _URL.sub(lambda found: _masked_url(found.group(0)), text)
+
+
+def _masked_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@")
+    if at > 0 and ":" in rest[:at]:
+        rest = f"{rest[: rest.index(':')]}:***{rest[at:]}"
+    return f"{scheme}://" + _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", rest)

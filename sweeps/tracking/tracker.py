@@ -41,6 +41,13 @@ def stored(value: float) -> float:
     return float(str(single)) if math.isfinite(value) and float(single) == value else value
 
 
+def beside_database(tracking_uri: str, experiment: str) -> str | None:
+    """A sqlite store's artifacts in a folder beside the database file (not under whichever
+    directory the first process ran in); other stores decide for themselves."""
+    path = sqlite_path(tracking_uri)
+    return str(path.parent.resolve() / experiment) if path is not None else None
+
+
 class Tracker:
     """The MLflow store at ``tracking_uri``, and (when named) one sweep's experiment in it.
 
@@ -49,12 +56,21 @@ class Tracker:
         experiment: the experiment runs are written to, created if missing; ``None`` to read only.
         description: the experiment's note when it is created.
         view: the experiment's saved runs-table view (``records.runs_view``), set every time.
+        artifact_location: where a new experiment's artifacts go (default: beside a sqlite
+            database; a tracking server's own store; else MLflow's ``./mlruns``).
 
     Raises:
         StoreError: the store cannot be reached or opened.
     """
 
-    def __init__(self, tracking_uri: str, experiment: str | None = None, description: str = "", view: str = "") -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment: str | None = None,
+        description: str = "",
+        view: str = "",
+        artifact_location: str | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
 
         def connect() -> tuple[MlflowClient, str | None]:
@@ -64,7 +80,9 @@ class Tracker:
             found = client.get_experiment_by_name(experiment)
             if found is None:
                 tags = {"sweep": experiment, "mlflow.note.content": description, **EXPERIMENT_KIND}
-                return client, client.create_experiment(experiment, tags={**tags, **({VIEW_TAG: view} if view else {})})
+                location = artifact_location or beside_database(tracking_uri, experiment)
+                tags.update({VIEW_TAG: view} if view else {})
+                return client, client.create_experiment(experiment, artifact_location=location, tags=tags)
             for key, value in {**EXPERIMENT_KIND, **({VIEW_TAG: view} if view else {})}.items():
                 if found.tags.get(key) != value:  # experiments made by earlier versions, or the view changed
                     client.set_experiment_tag(found.experiment_id, key, value)
@@ -90,6 +108,10 @@ class Tracker:
         return cls(tracking_uri)
 
     # Reading
+
+    def artifact_location(self) -> str:
+        """Where this experiment's artifacts go."""
+        return self._client.get_experiment(self.experiment_id).artifact_location
 
     def experiment_id_of(self, name: str) -> str | None:
         """The id of the experiment ``name``, or ``None`` if there is none."""
@@ -165,7 +187,9 @@ class Tracker:
     def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
         """Record the data a run trained on as an MLflow dataset input (the UI's Datasets column)."""
         record = Dataset(dataset.name, dataset.digest, dataset.source_type, dataset.source, "", dataset.profile)
-        self._client.log_inputs(run_id, [DatasetInput(record, [InputTag("mlflow.data.context", dataset.context)])])
+        inputs = [DatasetInput(record, [InputTag("mlflow.data.context", dataset.context)])]
+        # Workers logging the same dataset at once race to create it; the loser finds it made.
+        retrying(lambda: self._client.log_inputs(run_id, inputs))
 
     def set_note(self, run_id: str, markdown: str) -> None:
         """The run's description, rendered as markdown on its page in the UI."""

@@ -121,8 +121,9 @@ def test_optuna_workers_asking_at_once_never_exceed_the_budget(tmp_path: Path, s
     first, second = build(**space), build(**space)
     running = first.ask()
     assert first.remaining() == second.remaining() == 1
-    # Both past their remaining() check: ask as each one's ask() would next.
-    tickets = [second._next(), first._next()]
+    # Both past their remaining() check, on what each saw then: ask as each one's ask() would next.
+    seen = [second._fresh_trials(), first._fresh_trials()]
+    tickets = [second._next(seen[0]), first._next(seen[1])]
     assert tickets[0] is not None and tickets[1] is None
     for proposal in (running, tickets[0]):
         first.tell(proposal, Outcome(COMPLETE, 0.5))
@@ -136,3 +137,20 @@ def test_unreachable_storage_is_one_line_with_the_password_masked(tmp_path: Path
     with pytest.raises(StoreError, match=r"--storage postgresql://bob:\*\*\*@127\.0\.0\.1:1/x: cannot open") as raised:
         open_engine(spec, Stores.resolve(storage="postgresql://bob:hunter2@127.0.0.1:1/x"), "s", IDENTITY)
     assert "hunter2" not in str(raised.value)
+
+
+def test_a_grid_point_another_worker_is_still_receiving_is_not_run_twice(tmp_path: Path) -> None:
+    """Two workers that looked at once both queued the same point; the first popped its ticket
+    and is giving the trial its values one by one. The second, popping the other ticket in
+    between, sees only some of them on the first trial, and must still see the point taken."""
+    build = factory(tmp_path, "optuna")
+    choices = {"layers": {"type": "categorical", "choices": [1, 2]}, "units": {"type": "categorical", "choices": [4, 8]}}
+    space = {"fixed": {"epochs": 2}, "params": choices}
+    first, second = build(**space), build(**space)
+    for _ in range(2):
+        first.study.enqueue_trial({"layers": 1, "units": 4})
+    half_done = first.study.ask()  # popped the first ticket...
+    half_done.suggest_categorical("layers", [1, 2])  # ...and gave it one of its two values so far
+    assert second._next(second._fresh_trials()) is None  # pops the second ticket, and stands aside
+    (aside,) = [t for t in second._fresh_trials() if t.user_attrs.get("sweeps.stepped_aside")]
+    assert aside.number == 1 and aside.params == {"layers": 1, "units": 4}

@@ -11,41 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
-import pytest
-import yaml
 from mlflow import MlflowClient
 
-from tests import postgres
-from tests.support import REPO
-
-GRID = {
-    "name": "g12",
-    "description": "a 12-point grid for worker tests",
-    "pipeline": "imdb",
-    "sampler": {"type": "grid"},
-    "trials": 12,
-    "objective": {"metric": "val_accuracy"},
-    "fixed": {"epochs": 2, "batch_size": 64},
-    "params": {
-        "layers": {"type": "categorical", "choices": [1, 2, 3]},
-        "units": {"type": "categorical", "choices": [4, 8, 16, 32]},
-    },
-}
+from tests.support import REPO, write_grid
 
 
-@pytest.fixture(scope="module")
-def pg():
-    if postgres.binaries() is None:
-        pytest.skip("needs Debian's postgresql package (.ci/run installs it)")
-    with postgres.server() as server:
-        yield server
-
-
-def spaces(tmp_path: Path, **changes) -> Path:
-    directory = tmp_path / "spaces"
-    directory.mkdir(exist_ok=True)
-    (directory / "g12.yaml").write_text(yaml.safe_dump({**GRID, **changes}, sort_keys=False))
-    return directory
+def spaces(tmp_path: Path, **changes: object) -> Path:
+    return write_grid(tmp_path / "spaces", **changes)
 
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen:
