@@ -86,8 +86,13 @@ def postprocess(contents: Mapping[str, Any], num_words: int) -> tuple[tuple[Ragg
         x, y = contents[f"x_{part}"], np.asarray(contents[f"y_{part}"])
         if y.ndim != 1 or y.dtype.kind not in "iub":
             raise ValueError(f"y_{part} must be a 1-D array of 0/1 labels, got {y.dtype} with shape {y.shape}")
+        outside = sorted(set(np.unique(y).tolist()) - {0, 1})
+        if outside:
+            raise ValueError(f"y_{part} must hold 0/1 labels, got {', '.join(map(str, outside[:5]))}")
         if len(x) != len(y):
             raise ValueError(f"x_{part} has {len(x)} reviews but y_{part} has {len(y)} labels")
+        if len(y) == 0:
+            raise ValueError(f"x_{part} holds no reviews")
         parts.append((x if isinstance(x, Ragged) else Ragged.from_sequences(x, name=f"x_{part}"), y))
     rng = np.random.RandomState(_SHUFFLE_SEED)
     shuffled = []

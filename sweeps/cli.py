@@ -29,6 +29,7 @@ from sweeps.errors import (
     first_line,
 )
 
+MAX_LINE = 600  # characters of an error line
 COMMANDS = ("run", "list", "init", "check", "report", "ui", "server", "nightly", "schedule", "history")
 
 
@@ -65,16 +66,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(error: Exception) -> int:
+    print(_line(error), file=sys.stderr)
+    if isinstance(error, (ConfigError, DataError, PipelineError)):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def _line(error: Exception) -> str:
+    """The one line a failure is said in: masked, and cut short (a bad value is named, not pasted)."""
     from sweeps.tracking.stores import mask
 
-    if isinstance(error, (ConfigError, DataError, PipelineError)):
-        print(f"error: {mask(first_line(error, with_type=False))}", file=sys.stderr)
-        return EXIT_USAGE
-    if isinstance(error, (StoreError, SweepAborted, ServiceError)):
-        print(f"error: {mask(first_line(error, with_type=False))}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"error: {mask(first_line(error))} (run again with --debug for the traceback)", file=sys.stderr)
-    return EXIT_FAILURE
+    known = isinstance(error, (ConfigError, DataError, PipelineError, StoreError, SweepAborted, ServiceError))
+    text = mask(first_line(error, with_type=not known))
+    text = text if len(text) <= MAX_LINE else text[: MAX_LINE - 3] + "..."
+    return f"error: {text}" if known else f"error: {text} (run again with --debug for the traceback)"
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -56,3 +56,10 @@ def first_line(error: BaseException, with_type: bool = True) -> str:
     if not lines:
         return type(error).__name__
     return f"{type(error).__name__}: {lines[0]}" if with_type else lines[0]
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters: a bad value is named, never
+    pasted whole (a value a YAML bomb built would fill the terminal)."""
+    text = repr(value) if not isinstance(value, BaseException) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -7,10 +7,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import yaml
-
+from sweeps.defaults import CONNECT_TIMEOUT
 from sweeps.errors import ConfigError
+from sweeps.spec.yaml_file import parse
 
 
 def add_store_options(parser: argparse.ArgumentParser, storage: bool = True, artifacts: bool = False) -> None:
@@ -26,6 +27,13 @@ def add_store_options(parser: argparse.ArgumentParser, storage: bool = True, art
             help="Optuna storage: a database URL or grpc://HOST:PORT of `sweeps server --optuna-proxy` "
             "(env SWEEPS_STORAGE; default sqlite:///mlruns/optuna.db)",
         )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long a store's server gets to answer (default {CONNECT_TIMEOUT:g})",
+    )
     if artifacts:
         parser.add_argument(
             "--artifact-location",
@@ -54,13 +62,25 @@ def add_project_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
-    """``--data-dir DIR`` (env ``SWEEPS_DATA_DIR``)."""
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=os.environ.get("SWEEPS_DATA_DIR"),
-        help="directory with data files in Keras's format (env SWEEPS_DATA_DIR)",
-    )
+    """``--data-dir DIR`` (env ``SWEEPS_DATA_DIR``) and ``--generated-data``."""
+    parser.add_argument("--data-dir", type=Path, help="directory with data files in Keras's format (env SWEEPS_DATA_DIR)")
+    parser.add_argument("--generated-data", action="store_true", help="train on the labelled generated sample, not real data")
+
+
+def data_options(args: argparse.Namespace, cache_dir: Path | None) -> Any:
+    """Where the data comes from, as the options and ``SWEEPS_DATA_DIR`` say.
+
+    Raises:
+        ConfigError: the data directory named is not a directory (the message names how it was named).
+    """
+    from sweeps.data.sources import DataOptions
+
+    directory, named_by = args.data_dir, "--data-dir"
+    if directory is None and os.environ.get("SWEEPS_DATA_DIR"):
+        directory, named_by = Path(os.environ["SWEEPS_DATA_DIR"]), "SWEEPS_DATA_DIR="
+    if directory is not None and not directory.is_dir():
+        raise ConfigError(f"{named_by}{'' if named_by.endswith('=') else ' '}{directory}: not a directory")
+    return DataOptions(directory, cache_dir, args.generated_data, named_by.rstrip("="))
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, object]:
@@ -73,11 +93,8 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. --set units=32")
-        try:
-            overrides[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: cannot read the value {value!r}") from None
+            raise ConfigError(f"--set {item[:80]}: expected KEY=VALUE, e.g. --set units=32")
+        overrides[key.strip()] = parse(value, f"--set {item[:80]}")
     return overrides
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, import_tensorflow
+from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, data_options, import_tensorflow
 from sweeps.defaults import NIGHTLY_TIME, SCHEDULE_FILE
 from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
 
@@ -52,32 +52,42 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     date = _date(args.date)
     entries = load_schedule(args.schedule or schedule_file(args.project, args.spaces))
+    specs = [_spec(args, entry) for entry in entries]  # every sweep checked before any runs
+    data_options(args, None)
     stores = Stores.resolve(args.tracking_uri, args.storage)
+    stores.check(args.connect_timeout)
     import_tensorflow(quietly=not args.debug)
-    nights = [_night(args, entry, date, stores) for entry in entries]
+    nights = [_night(args, entry, spec, date, stores) for entry, spec in zip(entries, specs, strict=True)]
     return _summarise(date, nights, stores)
 
 
-def _night(args: argparse.Namespace, entry: Any, date: dt.date, stores: Any) -> Any:
-    """Run one scheduled sweep for ``date``; a failure is recorded in its ``Night``, not raised."""
-    from sweeps.data.sources import DataOptions
-    from sweeps.reporting import nightly
-    from sweeps.runner.sweep import RunOptions, run_sweep
+def _spec(args: argparse.Namespace, entry: Any) -> Any:
+    """A scheduled sweep's spec with the night's budget and overrides (a config error says which entry)."""
     from sweeps.spec.catalog import find_sweep
     from sweeps.spec.sweep import load_spec
+
+    try:
+        path = find_sweep(entry.sweep, args.project, args.spaces).path
+        return load_spec(path, entry.overrides, entry.trials, project=args.project)
+    except ConfigError as error:
+        raise ConfigError(f"the schedule's {entry.sweep}: {error}") from None
+
+
+def _night(args: argparse.Namespace, entry: Any, spec: Any, date: dt.date, stores: Any) -> Any:
+    """Run one scheduled sweep for ``date``; a failure is recorded in its ``Night``, not raised."""
+    from sweeps.reporting import nightly
+    from sweeps.runner.sweep import RunOptions, run_sweep
     from sweeps.tracking.tracker import Tracker
 
     night = nightly.Night(entry.sweep)
     print(f"== {entry.sweep} @ {date}", file=sys.stderr)
     try:
-        sweep = find_sweep(entry.sweep, args.project, args.spaces)
-        spec = load_spec(sweep.path, entry.overrides, entry.trials, project=args.project)
         night.metric, night.direction = spec.metric, spec.direction
         result = run_sweep(
             spec,
             RunOptions(
                 stores,
-                DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir),
+                data_options(args, stores.cache_dir),
                 study=nightly.study_for(entry.sweep, date),
                 tags={"nightly": date.isoformat()},
                 artifact_location=args.artifact_location,
@@ -150,11 +160,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     from sweeps.tracking.tracker import Tracker
 
     reader = Tracker.for_reading(Stores.resolve(args.tracking_uri).tracking_uri)  # one line when there is no store yet
-    if reader.experiment_id_of(args.name) is None:
-        raise ConfigError(f"no runs of sweep '{args.name}' yet; run `sweeps nightly` first")
-    rows = nightly.history(Tracker(reader.tracking_uri, args.name))
+    rows = nightly.history(reader, args.name)
     if not rows:
-        raise ConfigError(f"'{args.name}' has no nightly runs; list it in search_spaces/{SCHEDULE_FILE}")
+        raise ConfigError(f"'{args.name}' has no nightly runs; list it in {SCHEDULE_FILE} and run `sweeps nightly`")
     print(render_table(["date", "best", "best configuration", "change"], rows))
     return EXIT_OK
 

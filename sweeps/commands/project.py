@@ -6,10 +6,9 @@ import argparse
 import re
 import sys
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_data_dir_option, add_project_options, import_tensorflow, parse_overrides
+from sweeps.commands.common import add_data_dir_option, add_project_options, data_options, import_tensorflow, parse_overrides
 from sweeps.errors import EXIT_OK, ConfigError
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -65,13 +64,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     Fast feedback while writing a pipeline: anything wrong is one line naming the file, exit 2.
     Nothing is recorded.
     """
-    from sweeps.data.sources import DataOptions
     from sweeps.spec.catalog import find_sweep
     from sweeps.spec.sweep import load_spec
 
     sweep = find_sweep(args.name, args.project, args.spaces)
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
+    data = data_options(args, None)
     spec = load_spec(sweep.path, parse_overrides(args.overrides), project=args.project)
     import_tensorflow(quietly=not args.debug)
     from sweeps.reporting.tables import render_table
@@ -80,7 +77,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sweeps.training.fit import FitRequest, Objective
 
     hp = spec.hyperparameters({})
-    dataset = spec.pipeline.load_data(hp, DataOptions(args.data_dir and Path(args.data_dir)))
+    dataset = spec.pipeline.load_data(hp, data)
     print(f"{spec.name} ({sweep.origin}): pipeline {spec.pipeline.name} ({spec.pipeline.path})")
     print(f"data: {dataset.source.kind} {dataset.source.location} ({dataset.sizes()})")
     model, logs = try_one_batch(FitRequest(spec.pipeline, dataset, hp, Objective(spec.metric, spec.direction)))

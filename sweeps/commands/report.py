@@ -71,13 +71,12 @@ def _sampler(args: argparse.Namespace, name: str) -> str | None:
 
 def _document(args: argparse.Namespace, name: str) -> dict:
     """The sweep's search-space file as read (empty when it is not at hand or not readable)."""
-    import yaml
-
     from sweeps.spec.catalog import catalog
+    from sweeps.spec.yaml_file import read_yaml
 
     try:
-        document = yaml.safe_load(catalog(args.project, args.spaces)[name].path.read_text())
-    except (KeyError, OSError, yaml.YAMLError):
+        document = read_yaml(catalog(args.project, args.spaces)[name].path, "the search space")[1]
+    except (KeyError, ConfigError):
         return {}
     return document if isinstance(document, dict) else {}
 

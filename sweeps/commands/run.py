@@ -6,10 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, import_tensorflow, parse_overrides
+from sweeps.commands.common import (
+    add_data_dir_option,
+    add_project_options,
+    add_store_options,
+    data_options,
+    import_tensorflow,
+    parse_overrides,
+)
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.errors import EXIT_OK, ConfigError
 
@@ -58,18 +64,18 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List the sweeps: name, where it comes from, its pipeline and the question it asks."""
-    import yaml
-
+    from sweeps.errors import first_line
     from sweeps.reporting.tables import render_table
     from sweeps.spec.catalog import catalog
+    from sweeps.spec.yaml_file import read_yaml
 
     rows = []
     for sweep in catalog(args.project, args.spaces).values():
         try:
-            document = yaml.safe_load(sweep.path.read_text()) or {}
-            pipeline, question = document.get("pipeline", "?"), document.get("description", "")
-        except (OSError, yaml.YAMLError, AttributeError) as error:
-            pipeline, question = "?", f"(unreadable: {type(error).__name__})"
+            document = read_yaml(sweep.path, "the search space")[1]
+            pipeline, question = str(document.get("pipeline", "?")), str(document.get("description", ""))
+        except (ConfigError, AttributeError) as error:
+            pipeline, question = "?", f"(unreadable: {first_line(error, with_type=False)[:100]})"
         origin = f"{sweep.origin} (replaces the built-in)" if sweep.replaces_builtin else sweep.origin
         rows.append([sweep.name, origin, pipeline, question])
     print(render_table(["name", "from", "pipeline", "question"], rows))
@@ -79,7 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
     from sweeps.spec.catalog import find_sweep
-    from sweeps.spec.sweep import load_spec
+    from sweeps.spec.sweep import check_study_name, load_spec
     from sweeps.tracking.stores import Stores
 
     overrides = parse_overrides(args.overrides)
@@ -87,23 +93,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["epochs"] = args.epochs
     sweep = find_sweep(args.name, args.project, args.spaces)
     _check_options(args)
+    if args.study is not None:
+        check_study_name(args.study)
     spec = load_spec(sweep.path, overrides, args.trials, args.repeats, args.project)
     if args.jobs > 1 and spec.engine != "optuna":
         raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
     stores = Stores.resolve(args.tracking_uri, args.storage)
+    stores.check(args.connect_timeout)
     import_tensorflow(quietly=not args.debug, threads=args.threads)
     return _run(args, spec, stores)
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise ConfigError(f"--data-dir {args.data_dir}: not a directory")
+    data_options(args, None)  # a data directory that is not one: said before anything is loaded
     if args.jobs < 1 or args.heartbeat < 1:
         raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
 
 
 def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
-    from sweeps.data.sources import DataOptions
     from sweeps.runner.sweep import RunOptions, run_sweep
     from sweeps.runner.workers import launch, threads_per_worker
     from sweeps.tracking.stores import mask
@@ -112,7 +119,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
     print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
     options = RunOptions(
         stores,
-        DataOptions(args.data_dir and Path(args.data_dir), stores.cache_dir),
+        data_options(args, stores.cache_dir),
         args.study,
         args.heartbeat,
         worker=args.worker,

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from sweeps.errors import DataError
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -69,6 +71,11 @@ def hold_out(rows: int, wanted: int, what: str) -> tuple[int, list[str]]:
 def split_validation(arrays: Mapping[str, Any], wanted: int, source: DataSource, what: str) -> Dataset:
     """A Dataset holding out the first ``wanted`` training rows for validation (see ``hold_out``)."""
     x_train, y_train = arrays["x_train"], arrays["y_train"]
+    if len(y_train) < 2 or len(arrays["y_test"]) < 1:
+        raise DataError(
+            f"{source.location}: {len(y_train)} training and {len(arrays['y_test'])} test {what.split()[-1]}; "
+            "at least 2 and 1 are needed (to train, validate and test)"
+        )
     held_out, notes = hold_out(len(y_train), wanted, what)
     return Dataset(
         x_train=x_train[held_out:],

@@ -73,7 +73,7 @@ def read_npz(path: Path, keys: tuple[str, ...], convert: Callable[[str, np.ndarr
             arrays = {}
             for key in keys:
                 with archive.open(members[key]) as member:
-                    array = _read_npy(member)
+                    array = _read_npy(member, archive.getinfo(members[key]).file_size)
                 arrays[key] = _converted(path, key, array, convert) if convert else array
             return arrays
     except DataError:
@@ -89,18 +89,19 @@ def _converted(path: Path, key: str, array: np.ndarray, convert: Callable[[str, 
         raise DataError(f"{path}: {error}") from None
 
 
-def _read_npy(member: Any) -> np.ndarray:
-    buffer = io.BytesIO(member.read())
-    try:
-        return np.lib.format.read_array(buffer, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" not in str(error):
-            raise
-    # An object array (ragged sequences): skip the header, then unpickle numpy types only.
-    buffer.seek(0)
-    major, _ = np.lib.format.read_magic(buffer)
-    if major == 1:
-        np.lib.format.read_array_header_1_0(buffer)
-    else:
-        np.lib.format.read_array_header_2_0(buffer)
-    return _NumpyOnlyUnpickler(buffer).load()
+def _read_npy(member: Any, size: int) -> np.ndarray:
+    """One array of an npz member of ``size`` bytes; its header is checked against that size
+    first, so a header claiming a trillion values fails at once instead of allocating them."""
+    major, _ = np.lib.format.read_magic(member)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(member)
+    if not dtype.hasobject:
+        claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if claimed > size:
+            raise ValueError(f"its header claims {shape} values of {dtype} ({claimed} bytes), but it holds {size} bytes")
+        data = member.read(claimed)
+        if len(data) < claimed:
+            raise ValueError(f"it holds {len(data)} of the {claimed} bytes its header claims (truncated?)")
+        return np.frombuffer(bytearray(data), dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    # An object array (ragged sequences): unpickle numpy types only.
+    return _NumpyOnlyUnpickler(io.BytesIO(member.read())).load()

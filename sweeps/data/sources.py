@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 from sweeps.data.cache import cached, fingerprint
 from sweeps.data.dataset import DataSource
+from sweeps.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,16 @@ GENERATED_WARNING = (
 
 @dataclass(frozen=True)
 class DataOptions:
-    """Where to look for data files and where to cache encodings (both optional)."""
+    """Where to look for data files and where to cache encodings (both optional).
+
+    A data directory given is the only source: a file missing there is an error, not a reason
+    to fall back on generated data. ``generated`` asks for the generated sample outright.
+    """
 
     data_dir: Path | None = None
     cache_dir: Path | None = None
+    generated: bool = False
+    named_by: str = "--data-dir"  # how the user named the data directory (or SWEEPS_DATA_DIR)
 
 
 @dataclass(frozen=True)
@@ -75,12 +84,15 @@ def load(
     Raises:
         DataError: a file exists but cannot be read as the task's format.
     """
-    if options.data_dir is not None and (options.data_dir / raw.filename).exists():
-        path = options.data_dir / raw.filename
+    if options.data_dir is not None and not options.generated:
+        path = existing(options.data_dir / raw.filename)
+        if path is None:
+            raise DataError(
+                f"{options.named_by} {options.data_dir}: no {raw.filename} there; put Keras's {raw.filename} "
+                "in it, or leave the data directory out (Keras's own copy, else a generated sample)"
+            )
         return _from(raw, "data-dir", path, options, settings, lambda: encode(raw.read_file(path)))
-    if options.data_dir is not None:
-        log.warning("no %s in %s; trying Keras's cache", raw.filename, options.data_dir)
-    if raw.keras_load is not None:
+    if raw.keras_load is not None and not options.generated:
         cached_file = keras_cache_dir() / (raw.keras_filename or raw.filename)
         if cached_file.exists():
             return _from(raw, "keras", cached_file, options, settings, lambda: encode(raw.keras_load()))
@@ -90,8 +102,27 @@ def load(
             log.info("Keras could not load %s: %s", raw.filename, error)
         else:
             return DataSource("keras", str(cached_file), fingerprint(cached_file, settings), raw.task), encode(loaded)
-    print(GENERATED_WARNING.format(filename=raw.filename, task=raw.task), flush=True)
+    if not options.generated:
+        print(GENERATED_WARNING.format(filename=raw.filename, task=raw.task), file=sys.stderr, flush=True)
     return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
+
+
+def existing(path: Path) -> Path | None:
+    """``path`` if it is a file or a directory (through symlinks), ``None`` if there is nothing.
+
+    Raises:
+        DataError: something else is there (a FIFO, a device such as /dev/zero): reading it
+            would hang or never end.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:  # nothing, or a symlink to nothing
+        return None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it: {error.strerror}") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return path
+    raise DataError(f"{path}: not a regular file; a data directory holds the data files themselves")
 
 
 def keras_loader(dataset: str, **kwargs: Any) -> Callable[[], Any]:
@@ -122,7 +153,10 @@ def _from(
     settings: Mapping[str, Any],
     produce: Callable[[], dict[str, Any]],
 ) -> tuple[DataSource, dict[str, Any]]:
-    digest = fingerprint(path, {**settings, "generated": raw.task} if path is None else settings)
+    try:
+        digest = fingerprint(path, {**settings, "generated": raw.task} if path is None else settings)
+    except OSError as error:  # unreadable: permissions, a damaged disk
+        raise DataError(f"{path}: cannot read it: {error.strerror}") from None
     source = DataSource(kind, str(path) if path else f"generated sample of {raw.task}", digest, raw.task)
     cache_file = options.cache_dir / f"{raw.task}-{digest}.npz" if options.cache_dir else None
     return source, cached(cache_file, produce)

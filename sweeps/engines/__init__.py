@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.defaults import HEARTBEAT_SECONDS
+from sweeps.errors import ConfigError
 
 COMPLETE, PRUNED, FAIL, RUNNING = "COMPLETE", "PRUNED", "FAIL", "RUNNING"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as trials and runs record it
@@ -118,6 +119,33 @@ class Engine(ABC):
         """Record a study-wide fact for every worker of the study."""
 
 
+def check_identity(stored: dict[str, Any], identity: dict[str, str], study: str) -> None:
+    """Refuse to resume a study started with another search space or on other data.
+
+    ``identity`` holds the facts a study must keep (``sweeps.fingerprint`` of the search space,
+    ``data.fingerprint`` of the data); ``data.location`` only names the data in the message.
+    Facts a study did not record (an older version's) are not held against it.
+
+    Raises:
+        ConfigError: naming what changed, and ``--study`` as the way to start anew.
+    """
+    changed = [k for k, v in identity.items() if k != "data.location" and stored.get(k) not in (None, v)]
+    if not changed:
+        return
+    if any(key.startswith("data.") for key in changed):
+        before = f"{stored.get('data.location', stored.get('data.source'))} (fingerprint {stored.get('data.fingerprint')})"
+        now = f"{identity.get('data.location', identity.get('data.source'))} (fingerprint {identity.get('data.fingerprint')})"
+        raise ConfigError(
+            f"study '{study}' was started on other data: {before}, now {now}; continue it on the same "
+            "data, or start a new study with --study NAME"
+        )
+    details = ", ".join(f"{key} {stored[key]} -> {identity[key]}" for key in changed)
+    raise ConfigError(
+        f"study '{study}' was started with a different setup ({details}); "
+        "continue it unchanged, or start a new study with --study NAME"
+    )
+
+
 def best_record(records: Sequence[TrialRecord], direction: str) -> TrialRecord | None:
     """The COMPLETE trial with the best objective value, or ``None``."""
     complete = [r for r in records if r.state == COMPLETE and r.value is not None and math.isfinite(r.value)]
@@ -155,6 +183,9 @@ def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str
         return OptunaEngine(spec, stores.storage, study_name, identity, heartbeat)
     if spec.engine == "keras_tuner":
         from sweeps.engines.keras_tuner import KerasTunerEngine
+        from sweeps.tracking.stores import mask
 
-        return KerasTunerEngine(spec, stores.tuner_dir / study_name, identity)
+        # keras-tuner's state is files: it records which stores it belongs to, and is refused elsewhere.
+        belongs = {"stores": f"{mask(stores.tracking_uri)} {mask(stores.storage)}"}
+        return KerasTunerEngine(spec, stores.tuner_dir / study_name, {**identity, **belongs})
     raise ValueError(f"unknown engine {spec.engine!r}")  # spec validation makes this unreachable

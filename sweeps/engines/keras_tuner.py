@@ -16,8 +16,8 @@ from typing import Any
 
 import keras_tuner as kt
 
-from sweeps.engines import COMPLETE, FAIL, RUNNING, Engine, Outcome, Proposal, TrialRecord
-from sweeps.errors import ConfigError
+from sweeps.engines import COMPLETE, FAIL, RUNNING, Engine, Outcome, Proposal, TrialRecord, check_identity
+from sweeps.errors import ConfigError, first_line
 from sweeps.spec.sweep import SweepSpec, point_key
 
 _STATES = {"COMPLETED": COMPLETE, "FAILED": FAIL, "INVALID": FAIL, "RUNNING": RUNNING, "IDLE": RUNNING}
@@ -41,20 +41,20 @@ class KerasTunerEngine(Engine):
         self.spec, self.directory = spec, directory
         self._facts_file = directory / "sweeps.json"
         facts = json.loads(self._facts_file.read_text()) if self._facts_file.exists() else {}
-        if facts and facts["identity"] != identity:
-            changed = ", ".join(
-                f"{k} {facts['identity'].get(k)} -> {v}" for k, v in identity.items() if facts["identity"].get(k) != v
-            )
-            raise ConfigError(
-                f"study '{directory.name}' was started with a different setup ({changed}); "
-                f"continue it unchanged, or start a new study with --study NAME"
-            )
+        if facts:
+            check_identity(facts["identity"], identity, directory.name)
         self._facts = facts or {"identity": identity, "trials": {}}
         self.oracle = _oracle(spec)
         self.oracle.verbose = 0
         self.oracle._set_project_dir(str(directory.parent), directory.name)
         if (directory / "oracle.json").exists():
-            self.oracle.reload()
+            try:
+                self.oracle.reload()
+            except Exception as error:  # keras-tuner says "Error reloading Oracle" for many causes
+                raise ConfigError(
+                    f"keras-tuner's state of study '{directory.name}' in {directory} cannot be reloaded ({first_line(error)}); "
+                    "remove that folder to start the study anew, or use --study NAME"
+                ) from None
             self._queue_unfinished()
         else:
             directory.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from sweeps.errors import ConfigError, StoreError, first_line
+from sweeps.engines import check_identity
+from sweeps.errors import StoreError, first_line
 from sweeps.spec.sweep import SweepSpec
-from sweeps.tracking.stores import mask, retrying
+from sweeps.tracking.stores import create_sqlite_store, disk_full, mask, retrying, sqlite_path
 
 
 def quiet() -> None:
@@ -37,6 +38,9 @@ def open_storage(url: str, timeout: float = 10.0) -> optuna.storages.BaseStorage
         proxy = optuna.storages.GrpcStorageProxy(host=address.hostname, port=address.port)
         proxy.wait_server_ready(timeout=timeout)
         return proxy
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        create_sqlite_store(path, lambda building: optuna.storages.RDBStorage(building).engine.dispose())
     return optuna.storages.RDBStorage(url)
 
 
@@ -59,10 +63,11 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
                 pruner=_pruner(spec.pruner),
             )
         )
+    except StoreError:
+        raise
     except Exception as error:  # SQLAlchemy raises many kinds for a bad or unreachable URL
-        raise StoreError(
-            f"--storage {mask(storage)}: cannot open the Optuna study: {mask(first_line(error, with_type=False))}"
-        ) from None
+        problem = "the disk is full" if disk_full(error) else first_line(error, with_type=False)
+        raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {mask(problem)}") from None
     _check_identity(study, identity, study_name)
     if study.metric_names is None:  # optuna-dashboard then names the objective instead of "Objective 0"
         study.set_metric_names([spec.metric])
@@ -91,18 +96,10 @@ def distribution(param: Any) -> BaseDistribution:
 
 
 def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: str) -> None:
-    stored = study.user_attrs
-    if not stored:
-        for key, value in identity.items():
+    check_identity(study.user_attrs, identity, study_name)
+    for key, value in identity.items():
+        if key not in study.user_attrs:  # a new study, or a fact an older version did not record
             study.set_user_attr(key, value)
-        return
-    changed = [key for key, value in identity.items() if stored.get(key) not in (None, value)]
-    if changed:
-        details = ", ".join(f"{key} {stored[key]} -> {identity[key]}" for key in changed)
-        raise ConfigError(
-            f"study '{study_name}' was started with a different setup ({details}); "
-            f"continue it unchanged, or start a new study with --study NAME"
-        )
 
 
 def _sampler(spec: SweepSpec, offset: int) -> optuna.samplers.BaseSampler:

@@ -19,6 +19,7 @@ from sweeps.tracking.tracker import FINISHED, PARENT_TAG, Tracker
 
 NIGHTLY_EXPERIMENT = "nightly"
 IMPROVED, UNCHANGED, REGRESSED, FAILED, FIRST = "improved", "unchanged", "REGRESSED", "FAILED", "first night"
+VERDICT_TAG, ERROR_TAG = "verdict.", "error."  # + the sweep's name: tags of a night's summary run
 
 
 @dataclass
@@ -71,27 +72,35 @@ def previous_night(tracker: Tracker, date: dt.date) -> tuple[str, float, str] | 
     return latest, *best[latest]
 
 
-def history(tracker: Tracker) -> list[list[str]]:
-    """Rows of (date, best, best params, change) for every night of ``tracker``'s sweep."""
-    nights: dict[str, Any] = {}
-    for run in _parents(tracker):
+def history(tracker: Tracker, sweep: str) -> list[list[str]]:
+    """Rows of (date, best, best configuration, change) for every night of ``sweep``: the nights
+    it measured something (its parent runs), and the nights it failed (the nightly summaries)."""
+    nights: dict[str, list[str]] = {}
+    experiment_id = tracker.experiment_id_of(NIGHTLY_EXPERIMENT)
+    for run in tracker.runs(experiment_id, f"tags.`{VERDICT_TAG}{sweep}` = '{FAILED}'") if experiment_id else []:
+        error = run.data.tags.get(f"{ERROR_TAG}{sweep}", "")
+        nights[run.data.tags["nightly"]] = ["-", f"{FAILED}: {error}" if error else FAILED]
+    experiment_id = tracker.experiment_id_of(sweep)
+    values: dict[str, float] = {}
+    for run in _parents(tracker, experiment_id) if experiment_id else []:
         metric = run.data.tags.get("objective.metric", "")
         if f"best_{metric}" in run.data.metrics:
-            nights[run.data.tags["nightly"]] = run
+            date, values[date] = run.data.tags["nightly"], run.data.metrics[f"best_{metric}"]
+            best = sorted((k[5:], v) for k, v in run.data.tags.items() if k.startswith("best.") and k != "best.trial")
+            nights[date] = [f"{values[date]:.4f}", " ".join(f"{k}={v}" for k, v in best)]
     rows, previous = [], None
     for date in sorted(nights):
-        run = nights[date]
-        value = run.data.metrics[f"best_{run.data.tags['objective.metric']}"]
-        params = " ".join(f"{k[5:]}={v}" for k, v in sorted(run.data.tags.items()) if k.startswith("best.") and k != "best.trial")
-        rows.append([date, f"{value:.4f}", params, "-" if previous is None else f"{value - previous:+.4f}"])
-        previous = value
+        change = "-" if previous is None or date not in values else f"{values[date] - previous:+.4f}"
+        rows.append([date, *nights[date], change])
+        previous = values.get(date, previous)
     return rows
 
 
 def summary(date: dt.date, nights: list[Night]) -> str:
     """The night's markdown summary: one row per sweep, regressions first in the headline."""
-    regressed = [n.sweep for n in nights if n.verdict == REGRESSED]
-    headline = f"**{len(regressed)} sweep(s) regressed: {', '.join(regressed)}**" if regressed else "No sweep regressed."
+    bad = {verdict: [n.sweep for n in nights if n.verdict == verdict] for verdict in (REGRESSED, FAILED)}
+    said = [f"**{len(names)} sweep(s) {verdict.lower()}: {', '.join(names)}**" for verdict, names in bad.items() if names]
+    headline = " ".join(said) or "No sweep regressed or failed."
     rows = [
         [
             n.sweep,
@@ -117,13 +126,15 @@ def record_summary(tracker_for: Callable[[str], Tracker], date: dt.date, text: s
         existing[0].info.run_id if existing else tracker.start_run(f"nightly {date.isoformat()}", {"nightly": date.isoformat()})
     )
     counts = {verdict: sum(n.verdict == verdict for n in nights) for verdict in (IMPROVED, UNCHANGED, REGRESSED, FAILED)}
-    tracker.log(run_id, metrics={f"sweeps_{k.lower()}": v for k, v in counts.items()})
+    verdicts = {f"{VERDICT_TAG}{n.sweep}": n.verdict for n in nights}
+    errors = {f"{ERROR_TAG}{n.sweep}": n.error[:500] for n in nights if n.error}
+    tracker.log(run_id, metrics={f"sweeps_{k.lower()}": v for k, v in counts.items()}, tags={**verdicts, **errors})
     tracker.log_text(run_id, text, "summary.md")
     tracker.end_run(run_id, FINISHED)
     return run_id
 
 
-def _parents(tracker: Tracker) -> list:
+def _parents(tracker: Tracker, experiment_id: str | None = None) -> list:
     """The sweep's nightly parent runs (trial runs carry the tag too), oldest first."""
-    found = tracker.runs(tracker.experiment_id, "tags.nightly != ''", order_by=["attributes.start_time ASC"])
+    found = tracker.runs(experiment_id or tracker.experiment_id, "tags.nightly != ''", order_by=["attributes.start_time ASC"])
     return [run for run in found if PARENT_TAG not in run.data.tags]

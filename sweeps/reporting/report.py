@@ -76,9 +76,14 @@ def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by:
             f"the sweeps optimise different objectives ({', '.join(objectives['objective'])}); report them separately"
         )
     metric, direction = objectives.iloc[0]
+    known = sorted(c.removeprefix("params.") for c in complete if c.startswith("params."))
+    if not by:
+        raise ConfigError(
+            f"no parameter differs between the {len(complete)} COMPLETE trial(s), so there is nothing to compare; "
+            f"run more trials, or name one with --by PARAM ({', '.join(known)})"
+        )
     for param in by:
         if f"params.{param}" not in complete:
-            known = sorted(c.removeprefix("params.") for c in complete if c.startswith("params."))
             raise ConfigError(f"--by {param}: the runs have no parameter {param!r}; they have {', '.join(known)}")
     evidence = _Evidence(samples[samples["run_id"].isin(complete["run_id"])], curves, metric, direction)
     rows, sentences = [], []

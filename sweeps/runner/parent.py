@@ -15,6 +15,7 @@ from typing import Any
 
 from sweeps.data.dataset import Dataset
 from sweeps.engines import COMPLETE, FAIL, PRUNED, TrialRecord, best_record
+from sweeps.faults import crash_point
 from sweeps.reporting import dashboard
 from sweeps.runner.trial import SweepContext, dataset_input
 from sweeps.tracking import query
@@ -62,6 +63,7 @@ def close(ctx: SweepContext, study: str, records: list[TrialRecord], table: str,
         tracker.log(parent, params=params, metrics=metrics, tags=tags)
         tracker.log_text(parent, table + "\n", "trials.md")
         _dashboard(ctx, study, counts)
+        crash_point("closing-parent")
     finally:
         tracker.end_run(parent, status)
 

@@ -11,33 +11,50 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sweeps.engines import FAIL, Engine, TrialRecord, worker_alive
-from sweeps.tracking.tracker import KILLED, RUNNING, Tracker
+from sweeps.engines import RUNNING as RUNNING_TRIAL
+from sweeps.tracking.tracker import FINISHED, KILLED, RUNNING, Tracker
 
 PARENT_KEY = "sweeps.mlflow_parent_run_id"
 
 
 def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord], checked: set[str] | None = None) -> int:
-    """End as KILLED the MLflow runs (and nested runs) of trials the study says have failed
-    but whose runs are still RUNNING; return how many were closed.
+    """End the MLflow runs (and nested runs) still RUNNING of trials the study says are over,
+    as the study says they ended (a process killed between the two records leaves them so);
+    return how many were closed.
 
-    ``checked`` remembers the failed trials' runs already looked at, so a sweep calling this
-    after every trial asks MLflow only about new failures.
+    ``checked`` remembers the finished trials' runs already looked at, so a sweep calling this
+    after every trial asks MLflow only about new ones.
     """
     closed, checked = 0, set() if checked is None else checked
     for record in records:
         run_id = record.attrs.get("mlflow_run_id")
-        if record.state != FAIL or not run_id or run_id in checked:
+        if record.state == RUNNING_TRIAL or not run_id or run_id in checked:
             continue
         checked.add(run_id)
         run = tracker.run(run_id)
         if run.info.status != RUNNING:
             continue
+        status = KILLED if record.state == FAIL else FINISHED
+        tags = {"state": record.state, **({"error": record.attrs.get("error") or "worker died"} if record.state == FAIL else {})}
         nested = [n.info.run_id for n in tracker.children(run) if n.info.status == RUNNING]
         for run_to_close in [*nested, run_id]:
-            tracker.log(run_to_close, tags={"state": FAIL, "error": record.attrs.get("error") or "worker died"})
-            tracker.end_run(run_to_close, KILLED)
+            tracker.log(run_to_close, tags=tags)
+            tracker.end_run(run_to_close, status)
             closed += 1
     return closed
+
+
+def close_dead_parent(tracker: Tracker, engine: Engine) -> bool:
+    """End as KILLED the study's parent run if it is RUNNING with no trial running and its
+    process gone (killed while closing it); return whether it was."""
+    run_id: Any = engine.shared(PARENT_KEY)
+    if not run_id:
+        return False
+    run = tracker.run(run_id)
+    if run.info.status != RUNNING or engine.running() or worker_alive(_worker(run)):
+        return False
+    tracker.end_run(run_id, KILLED)
+    return True
 
 
 def join_or_start_parent(tracker: Tracker, engine: Engine, start: Callable[[], str]) -> tuple[str, bool]:
@@ -47,12 +64,12 @@ def join_or_start_parent(tracker: Tracker, engine: Engine, start: Callable[[], s
     no trial still running is ended as KILLED first.
     """
     run_id: Any = engine.shared(PARENT_KEY)
-    if run_id:
-        run = tracker.run(run_id)
-        if run.info.status == RUNNING:
-            if engine.running() or worker_alive(f"{run.data.tags.get('worker.host')}:{run.data.tags.get('worker.pid')}"):
-                return run_id, True
-            tracker.end_run(run_id, KILLED)
+    if run_id and not close_dead_parent(tracker, engine) and tracker.run(run_id).info.status == RUNNING:
+        return run_id, True
     run_id = start()
     engine.share(PARENT_KEY, run_id)
     return run_id, False
+
+
+def _worker(run: Any) -> str:
+    return f"{run.data.tags.get('worker.host')}:{run.data.tags.get('worker.pid')}"

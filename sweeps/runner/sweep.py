@@ -22,11 +22,11 @@ from sweeps.data.dataset import Dataset
 from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
-from sweeps.errors import SweepAborted
+from sweeps.errors import ConfigError, SweepAborted
 from sweeps.reporting.tables import trials_table
 from sweeps.runner import parent
 from sweeps.runner.progress import Progress
-from sweeps.runner.recovery import close_orphaned_runs, join_or_start_parent
+from sweeps.runner.recovery import close_dead_parent, close_orphaned_runs, join_or_start_parent
 from sweeps.runner.signals import shielded
 from sweeps.runner.trial import SweepContext, run_tracked_trial
 from sweeps.spec.sweep import SweepSpec
@@ -87,27 +87,37 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     print(f"  data: {dataset.source.describe()} ({dataset.sizes()})", file=sys.stderr)
     for note in dataset.notes:
         print(f"  note: {note}", file=sys.stderr)
+    rows = len(dataset.y_train) + len(dataset.y_val)
+    if spec.folds and spec.folds > rows:  # said now, not as a failed trial once the stores are written
+        raise ConfigError(f"{spec.path}: folds: {spec.folds} folds need at least {spec.folds} rows; the data has {rows}")
     options.stores.prepare()
     name = options.study or spec.study_name
     engine = open_engine(
         spec,
         options.stores,
         name,
-        {"sweeps.fingerprint": spec.fingerprint(), "data.source": dataset.source.kind},
+        {
+            "sweeps.fingerprint": spec.fingerprint(),
+            "data.source": dataset.source.kind,
+            "data.fingerprint": dataset.source.fingerprint,
+            "data.location": dataset.source.describe(),
+        },
         options.heartbeat,
     )
     result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=getattr(engine, "study", None))
-    if engine.remaining() == 0:
-        return result
     view = runs_view(list(spec.params), spec.metric, spec.test_metric, spec.direction)
     tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view, options.artifact_location)
+    closed = close_orphaned_runs(tracker, engine.records())
+    if close_dead_parent(tracker, engine):
+        closed += 1
+    if closed:
+        print(f"  note: closed {closed} run(s) left RUNNING by a process that died", file=sys.stderr)
+    if engine.remaining() == 0:
+        return result
     warning = local_artifacts_warning(tracker.tracking_uri, tracker.artifact_location())
     if warning and not options.worker:
         print(f"  {warning}", file=sys.stderr)
     tags = _run_tags(spec, name, dataset, options)
-    closed = close_orphaned_runs(tracker, engine.records())
-    if closed:
-        print(f"  note: closed {closed} run(s) left RUNNING by a worker that died", file=sys.stderr)
     parent_run, joined = join_or_start_parent(
         tracker,
         engine,

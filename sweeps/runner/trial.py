@@ -16,6 +16,7 @@ import keras
 from sweeps.data.dataset import Dataset
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
 from sweeps.errors import PipelineError, TrialFailed, first_line
+from sweeps.faults import crash_point
 from sweeps.reporting import plots
 from sweeps.runner.progress import Progress
 from sweeps.runner.signals import shielded
@@ -94,6 +95,7 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
                 run_id, tags={"state": outcome.state, **({"error": outcome.attrs["error"]} if outcome.state == FAIL else {})}
             )
             engine.tell(proposal, outcome)
+            crash_point("after-tell")
             tracker.end_run(run_id, KILLED if interrupted else _RUN_STATUS[outcome.state])
     if broken is not None:
         raise broken

@@ -81,17 +81,21 @@ def find_sweep(name: str, project: Path | None = None, spaces: Path | None = Non
     """
     if name.endswith(SWEEP_SUFFIXES):
         path = Path(name)
-        if not path.is_file():
-            raise ConfigError(f"{name}: no such search-space file")
+        try:
+            found = path.is_file()
+        except OSError as error:  # a name too long for the file system, say
+            raise ConfigError(f"{name[:80]}: cannot read it: {error.strerror}") from None
+        if not found:
+            raise ConfigError(f"{name[:200]}: no such search-space file")
         return SweepFile(path.stem, path, builtin=False)
     if "/" in name or "\\" in name or name.startswith("."):
-        raise ConfigError(f"sweep {name!r}: a name, or the path of a .yaml search-space file")
+        raise ConfigError(f"sweep {name[:80]!r}: a name, or the path of a .yaml search-space file")
     known = catalog(project, spaces)
     if name in known:
         return known[name]
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(f"unknown sweep {name!r}{hint}; available: {', '.join(known) or 'none'} (see `sweeps list`)")
+    raise ConfigError(f"unknown sweep {name[:80]!r}{hint}; available: {', '.join(known) or 'none'} (see `sweeps list`)")
 
 
 def schedule_file(project: Path | None = None, spaces: Path | None = None) -> Path:

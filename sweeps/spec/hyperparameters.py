@@ -9,8 +9,11 @@ is validated against exactly what the pipeline understands, before anything is t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+from sweeps.errors import shown
 
 #: The training-loop hyperparameters every pipeline declares: the runner reads them.
 TRAINING_KEYS = ("epochs", "batch_size", "early_stopping_patience", "seed")
@@ -44,24 +47,21 @@ class Hyperparameter:
     def check(self, value: Any) -> str | None:
         """Return the rule ``value`` breaks, or ``None`` when it is acceptable."""
         if self.kind == "choice":
-            if value not in self.choices:
-                return f"must be one of {', '.join(map(str, self.choices))}, got {value!r}"
-            return None
+            return None if value in self.choices else f"must be one of {', '.join(map(str, self.choices))}, got {shown(value)}"
         if self.kind == "bool":
-            return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+            return None if isinstance(value, bool) else f"must be true or false, got {shown(value)}"
         if self.kind == "text":
-            return None if isinstance(value, str) and value else f"must be a non-empty string, got {value!r}"
+            return None if isinstance(value, str) and value else f"must be a non-empty string, got {shown(value)}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number, got {value!r}"
+            return f"must be a number, got {shown(value)}"
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value}"
         if self.kind == "int" and not float(value).is_integer():
-            return f"must be an integer, got {value!r}"
+            return f"must be an integer, got {shown(value)}"
         if self.low is not None and value < self.low:
-            return f"must be >= {self.low}, got {value!r}"
-        if self.high is not None:
-            if self.high_exclusive and value >= self.high:
-                return f"must be < {self.high}, got {value!r}"
-            if value > self.high:
-                return f"must be <= {self.high}, got {value!r}"
+            return f"must be >= {self.low}, got {shown(value)}"
+        if self.high is not None and (value >= self.high if self.high_exclusive else value > self.high):
+            return f"must be {'<' if self.high_exclusive else '<='} {self.high}, got {shown(value)}"
         return None
 
     def rule(self) -> str:

@@ -27,15 +27,22 @@ class Param:
     step: float | None = None
     log: bool = False
 
+    def grid_size(self) -> int | None:
+        """How many values a grid visits, or ``None`` when the range is continuous."""
+        if self.type in ("categorical", "variants"):
+            return len(self.choices)
+        if self.step is None and self.type == "float":
+            return None
+        return int(math.floor((self.high - self.low) / (self.step or 1) + 1e-9)) + 1
+
     def grid(self) -> list[Any] | None:
         """Every value a grid visits, or ``None`` when the range is continuous."""
         if self.type in ("categorical", "variants"):
             return list(self.choices)
-        if self.step is None and self.type == "float":
+        count = self.grid_size()
+        if count is None:
             return None
-        step = self.step or 1
-        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
-        values = [self.low + i * step for i in range(count)]
+        values = [self.low + i * (self.step or 1) for i in range(count)]
         return [int(v) for v in values] if self.type == "int" else [round(v, 12) for v in values]
 
 
@@ -89,8 +96,8 @@ def parse_param(section: Reader, key: str, declared: Mapping[str, Hyperparameter
         problem = decl.check(value)
         if problem:
             raise body.error(bound, problem)
-    if step is not None and step <= 0:
-        raise body.error("step", f"must be > 0, got {step}")
+    if step is not None and not (math.isfinite(step) and step > 0):
+        raise body.error("step", f"must be a finite number > 0, got {step}")
     if log and (low <= 0 or step not in (None, 1)):
         raise body.error("log", f"a log range needs low > 0 and no step, got low={low}, step={step}")
     return Param(key, kind, low=low, high=high, step=step, log=log)

@@ -1,32 +1,11 @@
-"""Reading YAML files into typed values, with errors that name the file and the key path."""
+"""Typed access to a parsed YAML mapping, with errors that name the file and the key path."""
 
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sweeps.errors import ConfigError
-
-
-def read_yaml(path: Path, what: str) -> tuple[str, Any]:
-    """The text of ``path`` and its YAML document.
-
-    Raises:
-        ConfigError: the file cannot be read or is not valid YAML (line and column named);
-            ``what`` says what the file was meant to be, e.g. "the schedule".
-    """
-    try:
-        text = path.read_text()
-        return text, yaml.safe_load(text)
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read {what}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+from sweeps.errors import ConfigError, shown
 
 
 class Reader:
@@ -43,6 +22,9 @@ class Reader:
         if not isinstance(data, dict):
             got = "nothing" if data is None else type(data).__name__
             raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'}: must be a mapping of keys, got {got}")
+        for key in data:
+            if not isinstance(key, str):
+                raise ConfigError(f"{where}: {prefix}{shown(key)}: a key must be a name, got {type(key).__name__} {shown(key)}")
         self.data = data
 
     def error(self, key: str, rule: str) -> ConfigError:
@@ -69,7 +51,7 @@ class Reader:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if not ok:
-            raise self.error(key, f"must be {_TYPE_NAMES[kind]}, got {value!r}")
+            raise self.error(key, f"must be {_TYPE_NAMES[kind]}, got {shown(value)}")
         return value
 
     def positive(self, key: str, default: Any = _MISSING) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeps.spec.reader import Reader, read_yaml
+from sweeps.spec.reader import Reader
+from sweeps.spec.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,10 @@ def load_schedule(path: Path) -> list[Entry]:
     for sweep in listed.data:
         entry = listed.section(str(sweep))
         entry.only(("trials", "threshold", "set"))
-        trials = entry.get("trials", int)
+        trials = entry.positive("trials")
         threshold = entry.get("threshold", float)
-        if trials < 1 or threshold < 0:
-            raise entry.error("trials" if trials < 1 else "threshold", "must be >= 1 trials and a threshold >= 0")
+        if not (math.isfinite(threshold) and threshold >= 0):  # NaN would call every change "unchanged"
+            raise entry.error("threshold", f"must be a finite number >= 0, got {threshold}")
         entries.append(Entry(str(sweep), trials, threshold, dict(entry.section("set", default={}).data)))
     if not entries:
         raise listed.error("", "must list at least one sweep")

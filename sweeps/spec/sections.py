@@ -21,6 +21,20 @@ PRUNERS = {
     "median": ("n_startup_trials", "n_warmup_steps"),
     "hyperband": ("min_resource", "max_resource", "reduction_factor"),
 }
+# The least each option may be: a Hyperband that divides by 1 or starts at 0 epochs never ends.
+LOWEST = {
+    "n_startup_trials": 0,
+    "n_warmup_steps": 0,
+    "min_resource": 1,
+    "max_resource": 1,
+    "reduction_factor": 2,
+    "max_epochs": 1,
+    "factor": 2,
+    "hyperband_iterations": 1,
+    "num_initial_points": 1,
+}
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_GRID_VALUES, MAX_GRID_POINTS = 10_000, 100_000
 
 
 def search(doc: Reader) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -35,7 +49,9 @@ def search(doc: Reader) -> tuple[str, dict[str, Any], dict[str, Any]]:
     options = SAMPLER_OPTIONS.get(kind, ())
     sampler.only(("type", "seed", *options))
     seed = sampler.get("seed", int, default=None, nullable=True)
-    sampler_values = {"type": kind, "seed": seed, **{key: sampler.positive(key) for key in options if key in sampler.data}}
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise sampler.error("seed", f"must be 0 .. {MAX_SEED}, got {seed}")
+    sampler_values = {"type": kind, "seed": seed, **{key: _at_least(sampler, key) for key in options if key in sampler.data}}
     pruner = doc.section("pruner", default={"type": "none"})
     pruner_type = pruner.get("type", str)
     if pruner_type not in PRUNERS:
@@ -43,8 +59,15 @@ def search(doc: Reader) -> tuple[str, dict[str, Any], dict[str, Any]]:
     pruner.only(("type", *PRUNERS[pruner_type]))
     if engine == "keras_tuner" and pruner_type != "none":
         raise pruner.error("type", "keras_tuner stops trials itself (use sampler type hyperband); pruner must be none")
-    pruner_values = {"type": pruner_type, **{key: pruner.get(key, int) for key in PRUNERS[pruner_type] if key in pruner.data}}
+    pruner_values = {"type": pruner_type, **{key: _at_least(pruner, key) for key in PRUNERS[pruner_type] if key in pruner.data}}
     return engine, sampler_values, pruner_values
+
+
+def _at_least(section: Reader, key: str) -> int:
+    value = section.get(key, int)
+    if value < LOWEST[key]:
+        raise section.error(key, f"must be >= {LOWEST[key]}, got {value}")
+    return value
 
 
 def objective(doc: Reader, pipeline: Pipeline) -> tuple[str, str]:
@@ -107,6 +130,16 @@ def check_searchable(doc: Reader, engine: str, sampler: Mapping[str, Any], param
     if engine == "keras_tuner":
         check_keras_tuner_can_express(section, params)
     if sampler["type"] == "grid":
+        points = 1
         for param in params.values():
-            if param.grid() is None:
+            size = param.grid_size()
+            if size is None:
                 raise section.error(f"{param.name}.step", "a grid needs choices or a step for a float range")
+            if size > MAX_GRID_VALUES:
+                raise section.error(
+                    f"{param.name}.step",
+                    f"makes a grid of {size} values; at most {MAX_GRID_VALUES}: use a larger step, or a random or tpe sampler",
+                )
+            points *= size
+        if points > MAX_GRID_POINTS:
+            raise section.error("", f"the grid has {points} points; at most {MAX_GRID_POINTS}: use a random or tpe sampler")

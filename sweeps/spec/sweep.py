@@ -23,9 +23,13 @@ from sweeps.spec import sections
 from sweeps.spec.catalog import project_dir
 from sweeps.spec.contract import Pipeline, load_pipeline
 from sweeps.spec.params import Param, checked_value
-from sweeps.spec.reader import Reader, read_yaml
+from sweeps.spec.reader import Reader
+from sweeps.spec.yaml_file import read_yaml
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # a sweep's name: a file name, an experiment
+# A study's name (--study): the sweep's rule, plus the characters of the names sweeps makes
+# itself (imdb_depth[epochs=1], imdb_depth@2026-11-22); never a path.
+STUDY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.,=@+\[\]-]{0,199}$")
 _TOP_KEYS = (
     "name",
     "description",
@@ -114,6 +118,20 @@ class SweepSpec:
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def check_study_name(name: str) -> str:
+    """``name`` if it may name a study (``--study``).
+
+    Raises:
+        ConfigError: it could be a path, or is not a name.
+    """
+    if not STUDY_PATTERN.match(name) or ".." in name:
+        raise ConfigError(
+            f"--study {name[:60]!r}: a study is named with up to 200 letters, digits and _ . , = @ + [ ] -, "
+            "starting with a letter or digit (not a path)"
+        )
+    return name
+
+
 def test_metric(metric: str) -> str:
     """The test-set counterpart of an objective or its summary (``val_mae_mean`` -> ``test_mae``)."""
     return "test_" + metric.removeprefix("val_").removesuffix("_mean")
@@ -170,7 +188,7 @@ def _parse(doc: Reader, path: Path, text: str, project: Path | None) -> SweepSpe
     if name != path.stem:
         raise doc.error("name", f"must equal the file name '{path.stem}', got {name!r}")
     if not NAME_PATTERN.match(name):
-        raise doc.error("name", "must be letters, digits, '_', '-' or '.', starting with a letter or digit")
+        raise doc.error("name", "must be up to 100 letters, digits, '_', '-' or '.', starting with a letter or digit")
     pipeline = _pipeline(doc, path, project)
     engine, sampler, pruner = sections.search(doc)
     metric, direction = sections.objective(doc, pipeline)

@@ -130,9 +130,14 @@ def _trial_runs(tracker: Tracker, sweeps: str | Sequence[str], where: str | None
     return found
 
 
+_COLUMNS = ["sweep", "study", "trial", "state", "engine", "run_id", "parent_run_id", "objective", "direction", "value"]
+
+
 def _frame(found: list[Run]) -> pd.DataFrame:
+    if not found:  # the columns still, so callers can filter an empty sweep
+        return pd.DataFrame(columns=[*_COLUMNS, "data.source"])
     frame = _numeric_params(pd.DataFrame([_row(run) for run in found]))
-    return frame.sort_values(["sweep", "study", "trial"]).reset_index(drop=True) if len(frame) else frame
+    return frame.sort_values(["sweep", "study", "trial"]).reset_index(drop=True)
 
 
 def _numeric_params(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,8 +6,12 @@ Defaults live under ``mlruns/`` in the working directory; each can be pointed el
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +20,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sweeps.defaults import STORE_ROOT
+from sweeps.errors import ConfigError, StoreError
+from sweeps.faults import crash_point
 
 T = TypeVar("T")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
@@ -40,7 +46,7 @@ class Stores:
             tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}",
             storage=storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / 'optuna.db'}",
             cache_dir=root / "cache",
-            tuner_dir=root / "keras_tuner",
+            tuner_dir=_tuner_dir(storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / 'optuna.db'}", root),
         )
 
     @property
@@ -48,12 +54,73 @@ class Stores:
         """Where worker and nightly logs go."""
         return self.cache_dir.parent / "logs"
 
+    def check(self, timeout: float) -> None:
+        """Refuse stores that cannot work, before anything is written to either.
+
+        Raises:
+            ConfigError: both are the same sqlite file (each would write the other's tables).
+            StoreError: a store's server does not answer within ``timeout`` seconds, or a local
+                store's directory cannot be written.
+        """
+        tracking, storage = sqlite_path(self.tracking_uri), sqlite_path(self.storage)
+        if tracking is not None and storage is not None and tracking.resolve() == storage.resolve():
+            raise ConfigError(f"--tracking-uri and --storage are the same file {tracking}: MLflow and Optuna each need their own")
+        for option, url in (("--tracking-uri", self.tracking_uri), ("--storage", self.storage)):
+            problem = unreachable(url, timeout)
+            if problem:
+                raise StoreError(f"{option} {mask(url)}: {problem}")
+
     def prepare(self) -> None:
         """Create the local directories sqlite needs (nothing for server URLs)."""
         for url in (self.tracking_uri, self.storage):
             path = sqlite_path(url)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def unreachable(url: str, timeout: float) -> str | None:
+    """Why the store at ``url`` cannot be used, found within ``timeout`` seconds (``None``: it can)."""
+    path = sqlite_path(url)
+    if path is not None:
+        existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+        writable = os.access(existing, os.W_OK)
+        return None if writable else f"cannot write {existing} (it would hold the store)"
+    address = _address(url)
+    if address is None:
+        return None  # a socket file, a cloud store: its own client will say
+    host, port = address
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else error.strerror or str(error)
+        return (
+            f"no answer from {host}:{port} within {timeout:g} s ({reason}); is the server running? "
+            "(--connect-timeout SECONDS waits longer)"
+        )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 80, "postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def _address(url: str) -> tuple[str, int] | None:
+    """The host and port a store's URL connects to, parsed as its own client parses it
+    (SQLAlchemy's parser for databases: a password may hold ``/`` and ``:``)."""
+    scheme = url.partition("://")[0].split("+")[0].lower()
+    if scheme in ("http", "https", "grpc"):
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    else:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            return None  # not a URL SQLAlchemy reads: MLflow or Optuna will say what is wrong
+        host, port = parsed.host, parsed.port
+    port = port or _DEFAULT_PORTS.get(scheme)
+    return (host, port) if host and port else None
 
 
 def local_artifacts_warning(tracking_uri: str, artifact_location: str) -> str | None:
@@ -75,8 +142,25 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
 
 
+def absolute(url: str) -> str:
+    """``url`` with a sqlite file's path made absolute, as handed to MLflow: it keeps one store
+    per URL for the life of the process, so a relative one would stay bound to the directory
+    it was first opened from."""
+    path = sqlite_path(url)
+    return f"sqlite:///{path.absolute()}" if path is not None else url
+
+
+def _tuner_dir(storage: str, root: Path) -> Path:
+    """Where keras-tuner keeps its studies' state: beside a sqlite study database, else in a
+    folder named after the storage, so other stores never meet this state."""
+    path = sqlite_path(storage)
+    if path is not None:
+        return path.parent / "keras_tuner"
+    return root / "keras_tuner" / hashlib.sha256(storage.encode()).hexdigest()[:12]
+
+
 def retrying(action: Callable[[], T], attempts: int = 3, pause: float = 0.5) -> T:
-    """``action()``, tried again after a pause if it raises.
+    """``action()``, tried again after a pause if it raises (but not when the disk is full).
 
     For creating shared stores: workers started together race to create the same tables,
     experiment or study, and all but one fail once before finding them made.
@@ -84,11 +168,57 @@ def retrying(action: Callable[[], T], attempts: int = 3, pause: float = 0.5) -> 
     for attempt in range(attempts):
         try:
             return action()
-        except Exception:
-            if attempt == attempts - 1:
+        except Exception as error:
+            if attempt == attempts - 1 or disk_full(error):
                 raise
             time.sleep(pause * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the disk is full."""
+    while error is not None:
+        if getattr(error, "errno", None) == errno.ENOSPC or "disk is full" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def create_sqlite_store(path: Path, create: Callable[[str], None]) -> None:
+    """Make a new sqlite store at ``path`` whole or not at all: ``create`` builds its tables in
+    a file of its own, which is then linked into place. A kill or a full disk half-way leaves
+    that file, not a store whose tables are half made (cleared the next time).
+
+    Raises:
+        StoreError: the disk is full, or the store cannot be made.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f"{path.name}.creating-*"):
+        if not _alive(stale.name.rpartition("-")[2]):
+            stale.unlink(missing_ok=True)
+    # A name of its own each time, absolute: MLflow keeps one store per URL for the process's life.
+    building = path.absolute().with_name(f"{path.name}.creating-{secrets.token_hex(4)}-{os.getpid()}")
+    try:
+        create(f"sqlite:///{building}")
+        crash_point("store-created")
+        os.link(building, path)  # unlike a rename, never replaces a store another process just made
+    except FileExistsError:
+        pass
+    except Exception as error:
+        problem = "the disk is full" if disk_full(error) else str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StoreError(f"cannot create the store {path}: {mask(problem)}") from None
+    finally:
+        building.unlink(missing_ok=True)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def mask(text: str) -> str:

@@ -22,7 +22,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from sweeps.errors import StoreError, first_line
 from sweeps.tracking import models
 from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord
-from sweeps.tracking.stores import mask, retrying, sqlite_path
+from sweeps.tracking.stores import absolute, create_sqlite_store, disk_full, mask, retrying, sqlite_path
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -39,6 +39,13 @@ def stored(value: float) -> float:
     value = float(value)
     single = np.float32(value)
     return float(str(single)) if math.isfinite(value) and float(single) == value else value
+
+
+def _make_tables(tracking_uri: str) -> None:
+    """MLflow's tables in a new sqlite store (its client makes them when it first opens it)."""
+    client = MlflowClient(tracking_uri)
+    client.search_experiments(max_results=1)
+    client._tracking_client.store.engine.dispose()  # let go of the file before it is linked into place
 
 
 def beside_database(tracking_uri: str, experiment: str) -> str | None:
@@ -73,8 +80,12 @@ class Tracker:
     ) -> None:
         self.tracking_uri = tracking_uri
 
+        path = sqlite_path(tracking_uri)
+        if experiment is not None and path is not None and not path.exists():
+            create_sqlite_store(path, _make_tables)
+
         def connect() -> tuple[MlflowClient, str | None]:
-            client = MlflowClient(tracking_uri)  # creates the store's tables on first use
+            client = MlflowClient(absolute(tracking_uri))
             if experiment is None:
                 return client, None
             found = client.get_experiment_by_name(experiment)
@@ -91,9 +102,8 @@ class Tracker:
         try:
             self._client, self.experiment_id = retrying(connect)
         except Exception as error:  # MLflow wraps store failures in several exception types
-            raise StoreError(
-                f"--tracking-uri {mask(tracking_uri)}: cannot open MLflow: {mask(first_line(error, False))}"
-            ) from None
+            problem = "the disk is full" if disk_full(error) else first_line(error, False)
+            raise StoreError(f"--tracking-uri {mask(tracking_uri)}: cannot open MLflow: {mask(problem)}") from None
 
     @classmethod
     def for_reading(cls, tracking_uri: str) -> Tracker:

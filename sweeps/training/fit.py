@@ -198,6 +198,9 @@ def evaluate(model: keras.Model, request: FitRequest) -> dict[str, float]:
     """Test-set metrics, named ``test_<metric>``."""
     dataset = request.dataset
     test = model.evaluate(**feed.feed(dataset.x_test, dataset.y_test, request.hp["batch_size"]), verbose=0, return_dict=True)
+    bad = [f"test_{key}={value}" for key, value in test.items() if not math.isfinite(value)]
+    if bad:
+        raise TrialFailed(f"{', '.join(bad)} on the test set; the trial has no result")
     return {f"test_{key}": float(value) for key, value in test.items()}
 
 
@@ -229,7 +232,11 @@ def failures_as_trial_failed() -> Iterator[None]:
 
 
 def check_finite(history: Mapping[str, Sequence[float]]) -> None:
-    """Raise ``TrialFailed`` at the first epoch whose training loss is NaN or infinite."""
-    for epoch, value in enumerate(history.get("loss", []), start=1):
-        if not math.isfinite(value):
-            raise TrialFailed(f"loss became {value} at epoch {epoch}; the trial was stopped there")
+    """Raise ``TrialFailed`` at the first epoch whose training or validation loss or metric is
+    NaN or infinite: a trial whose numbers are not numbers is no result."""
+    watched = ["loss", *(key for key in history if key.startswith("val_"))]
+    for epoch in range(1, len(history.get("loss", [])) + 1):
+        for key in watched:
+            values = history.get(key, [])
+            if epoch <= len(values) and not math.isfinite(values[epoch - 1]):
+                raise TrialFailed(f"{key} became {values[epoch - 1]} at epoch {epoch}; the trial was stopped there")

@@ -85,27 +85,40 @@ def test_list_shows_every_sweep_with_its_description(tmp_path: Path) -> None:
         assert f"{path.stem}" in listed.stdout and description in listed.stdout
 
 
+def training_trial(tmp_path: Path, study: str) -> bool:
+    """Whether the study has a RUNNING trial that has finished an epoch (its run has a val_accuracy)."""
+    try:
+        loaded = optuna.load_study(study_name=study, storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+        running = [t for t in loaded.trials if t.state.name == "RUNNING" and t.user_attrs.get("mlflow_run_id")]
+        client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+        return any(client.get_metric_history(t.user_attrs["mlflow_run_id"], "val_accuracy") for t in running)
+    except Exception:  # the stores are still being made
+        return False
+
+
 def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
     command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "400", "--data-dir", str(imdb_dir)]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
-    )
-    seen = ""
-    deadline = time.time() + 120
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            stderr=stderr,
+            stdout=subprocess.DEVNULL,
+            env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+        )
     try:
-        while "epoch 3/400" not in seen and time.time() < deadline:  # wait until a trial is training
-            seen += process.stderr.read(1)
+        deadline = time.monotonic() + 180
+        while not training_trial(tmp_path, "imdb_depth[epochs=400]") and time.monotonic() < deadline:
+            time.sleep(0.3)  # the event: a trial training, seen in the stores
+        assert process.poll() is None, log.read_text()
         process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=60)
+        process.wait(timeout=60)
     finally:  # a sweep left training 400 epochs would slow every later test
         process.kill()
-    assert process.returncode == 130, seen + rest
-    assert "interrupted: the running trial was marked FAIL" in rest
+    err = log.read_text()
+    assert process.returncode == 130, err
+    assert "interrupted: the running trial was marked FAIL" in err
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert [r.info.status for r in parents + children] == ["KILLED", "KILLED"]
     study = optuna.load_study(study_name="imdb_depth[epochs=400]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")

@@ -106,12 +106,17 @@ def test_generated_sample_only_when_nothing_else_is_there(tmp_path: Path, monkey
         raise Exception("URL fetch failure: no network")
 
     monkeypatch.setattr(imdb, "_keras_load", offline)
-    dataset = imdb.load_data(DEFAULTS, sp.DataOptions(tmp_path / "empty", None))
+    dataset = imdb.load_data(DEFAULTS, sp.DataOptions(None, None))  # no data dir, and Keras cannot download
     assert dataset.source.kind == "generated"
-    assert "GENERATED sample" in capsys.readouterr().out
+    assert "GENERATED sample" in capsys.readouterr().err  # a warning: stderr, not between the results
     # The same shapes as the real dataset: 25,000 reviews per split, 10,000 held out.
     assert dataset.x_train.shape == (15_000, 10_000) and dataset.x_val.shape[0] == 10_000
     assert dataset.x_test.shape == (25_000, 10_000)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(sp.DataError, match=rf"--data-dir {tmp_path / 'empty'}: no imdb\.npz there; put Keras's imdb\.npz in it"):
+        imdb.load_data(DEFAULTS, sp.DataOptions(tmp_path / "empty", None))  # a data dir named is the only source
+    asked = imdb.load_data({**DEFAULTS, "validation_samples": 100}, sp.DataOptions(tmp_path / "empty", None, generated=True))
+    assert asked.source.kind == "generated" and "GENERATED" not in capsys.readouterr().err  # asked for: no warning
 
 
 def test_truncated_file_is_one_clear_error(tmp_path: Path) -> None:

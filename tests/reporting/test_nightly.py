@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sweeps.cli import main
@@ -78,34 +80,57 @@ def test_two_nights_then_a_regression(workdir: Path, imdb_dir: Path, capsys) -> 
 
 
 def test_one_failing_sweep_does_not_stop_the_others(workdir: Path, imdb_dir: Path, capsys) -> None:
-    path = workdir / "nightly.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "sweeps": {
-                    "no_such_sweep": {"trials": 1, "threshold": 0.0},
-                    "imdb_depth": {"trials": 1, "threshold": 0.01, "set": {"epochs": 1}},
-                }
-            }
-        )
-    )
-    code = main(
-        [
-            "nightly",
-            "--date",
-            "2026-11-20",
-            "--schedule",
-            str(path),
-            "--data-dir",
-            str(imdb_dir),
-            "--spaces",
-            str(REPO / "search_spaces"),
-        ]
-    )
+    """boston_kfold fails at run time (the data directory has no Boston file); imdb_depth runs."""
+    entries = {
+        "boston_kfold": {"trials": 1, "threshold": 0.0},
+        "imdb_depth": {"trials": 1, "threshold": 0.01, "set": {"epochs": 1}},
+    }
+    (workdir / "nightly.yaml").write_text(yaml.safe_dump({"sweeps": entries}))
+    code = main(["nightly", "--date", "2026-11-20", "--schedule", str(workdir / "nightly.yaml"), *data_and_spaces(imdb_dir)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "| no_such_sweep |" in out and "FAILED" in out and "unknown sweep 'no_such_sweep'" in out
+    assert "**1 sweep(s) failed: boston_kfold**" in out and "No sweep regressed" not in out
+    assert "| boston_kfold |" in out and "FAILED" in out and "no boston_housing.npz there" in out
     assert row(out)[6] == "first night"
+
+    assert main(["history", "boston_kfold"]) == 0  # a sweep that failed every night still has a history
+    (night,) = capsys.readouterr().out.splitlines()[1:]
+    assert night.startswith("2026-11-20") and "FAILED: " in night and "boston_housing.npz" in night
+
+
+def data_and_spaces(imdb_dir: Path) -> list[str]:
+    return ["--data-dir", str(imdb_dir), "--spaces", str(REPO / "search_spaces")]
+
+
+@pytest.mark.parametrize(
+    ("schedule_text", "rule"),
+    [
+        (
+            "sweeps:\n  imdb_depth: {trials: 1, threshold: 0.01}\n  no_such_sweep: {trials: 1, threshold: 0.0}\n",
+            r"the schedule's no_such_sweep: unknown sweep 'no_such_sweep'",
+        ),
+        (
+            "sweeps:\n  imdb_depth: {trials: 1, threshold: .nan}\n",
+            r"nightly\.yaml: sweeps\.imdb_depth\.threshold: must be a finite",
+        ),
+        (
+            "sweeps:\n  imdb_depth: {trials: 1, threshold: 0.01, set: {dropout: 2}}\n",
+            r"the schedule's imdb_depth: .*dropout: must be < 1\.0, got 2",
+        ),
+        (b"sweeps:\n  imdb_depth: {trials: 1, threshold: 0.01}  # caf\xe9\n", r"nightly\.yaml: not UTF-8 text"),
+    ],
+    ids=["unknown sweep", "nan threshold", "bad override", "not utf-8"],
+)
+def test_a_bad_schedule_is_one_line_before_any_night_runs(
+    workdir: Path, imdb_dir: Path, capsys, schedule_text: str | bytes, rule: str
+) -> None:
+    path = workdir / "nightly.yaml"
+    path.write_bytes(schedule_text if isinstance(schedule_text, bytes) else schedule_text.encode())
+    assert main(["nightly", "--date", "2026-11-20", "--schedule", str(path), *data_and_spaces(imdb_dir)]) == 2
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert re.search(rule, line), line
+    assert "==" not in err and not (workdir / "mlruns").exists()  # no night started, no store made, none FAILED
 
 
 def test_schedule_cron_and_systemd(workdir: Path, capsys) -> None:

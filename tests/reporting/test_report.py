@@ -125,6 +125,8 @@ def test_bad_by_and_missing_sweep(store: str) -> None:
 
     with pytest.raises(ConfigError, match=r"--by units: the runs have no parameter 'units'; they have activation, layers"):
         report.build(query.runs("known", store), query.samples("known", store), pd.DataFrame(), ["units"])
+    with pytest.raises(ConfigError, match=r"no parameter differs between the \d+ COMPLETE trial\(s\).* --by PARAM \(activation"):
+        report.build(query.runs("known", store), query.samples("known", store), pd.DataFrame(), [])  # nothing varied
     with pytest.raises(ConfigError, match=r"no runs of sweep 'unknown'"):
         query.runs("unknown", store)
 

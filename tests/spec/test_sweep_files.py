@@ -85,7 +85,7 @@ def test_each_rule_names_file_key_and_rule(tmp_path: Path, key: str, value: Any,
     [
         ({"type": "int", "low": 3, "high": 1}, r"params\.units\.low: low <= high must hold, got low=3, high=1"),
         ({"type": "int", "low": 0, "high": 8}, r"params\.units\.low: must be >= 1, got 0"),
-        ({"type": "int", "low": 1, "high": 8, "step": 0}, r"params\.units\.step: must be > 0, got 0"),
+        ({"type": "int", "low": 1, "high": 8, "step": 0}, r"params\.units\.step: must be a finite number > 0, got 0"),
         ({"type": "float", "low": 1, "high": 8}, r"params\.units\.type: units is a int hyperparameter; use type int"),
         ({"type": "int", "low": 1, "high": 8, "log": "yes"}, r"params\.units\.log: must be true or false"),
     ],

@@ -1,0 +1,130 @@
+"""Nothing lost, nothing left RUNNING: a process killed at a named moment (SWEEPS_CRASH_AT), a
+failing ask, a full disk, a study resumed on other data, keras-tuner state kept with its stores."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+
+from sweeps.cli import main
+from sweeps.errors import StoreError
+from sweeps.tracking.stores import create_sqlite_store, retrying
+from tests.support import BASE, mlflow_runs, run_sweeps, write_imdb, write_space
+
+QUICK = ("--epochs", "1", "--set", "validation_samples=100")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "spaces").mkdir()
+    write_space(tmp_path / "spaces", {**BASE, "trials": 2, "params": {"layers": {"type": "categorical", "choices": [1, 2]}}})
+    return tmp_path
+
+
+def sweep(project: Path, imdb_dir: Path, *args: str, crash_at: str | None = None):
+    extra = {"SWEEPS_CRASH_AT": crash_at} if crash_at else {}
+    return run_sweeps("s", "--spaces", str(project / "spaces"), "--data-dir", str(imdb_dir), *args, cwd=project, **extra)
+
+
+def study(project: Path) -> list[optuna.trial.FrozenTrial]:
+    """The trials of the store's only study (its name carries any --set overrides)."""
+    storage = f"sqlite:///{project / 'mlruns' / 'optuna.db'}"
+    (name,) = optuna.get_all_study_names(storage)
+    return optuna.load_study(study_name=name, storage=storage).trials
+
+
+def test_killed_after_telling_optuna_but_before_ending_the_run(project: Path, imdb_dir: Path) -> None:
+    killed = sweep(project, imdb_dir, crash_at="after-tell")
+    assert killed.returncode == -9
+    (told,) = study(project)
+    assert told.state.name == "COMPLETE"
+    run = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}").get_run(told.user_attrs["mlflow_run_id"])
+    assert run.info.status == "RUNNING"  # the crash left it so
+
+    resumed = sweep(project, imdb_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "closed 2 run(s) left RUNNING by a process that died" in resumed.stderr  # that trial's, and the parent
+    runs = {r.info.run_id: r for r in mlflow_runs(project, "s")}
+    assert runs[told.user_attrs["mlflow_run_id"]].info.status == "FINISHED"
+    assert runs[told.user_attrs["mlflow_run_id"]].data.tags["state"] == "COMPLETE"
+    assert all(r.info.status != "RUNNING" for r in runs.values())
+    assert [t.state.name for t in study(project)] == ["COMPLETE", "COMPLETE"]
+
+
+def test_killed_while_closing_the_parent_then_nothing_to_run(project: Path, imdb_dir: Path) -> None:
+    killed = sweep(project, imdb_dir, crash_at="closing-parent")
+    assert killed.returncode == -9
+    assert [t.state.name for t in study(project)] == ["COMPLETE", "COMPLETE"]
+    again = sweep(project, imdb_dir)
+    assert again.returncode == 0 and "nothing to run" in again.stdout
+    assert "closed 1 run(s) left RUNNING by a process that died" in again.stderr
+    assert all(r.info.status != "RUNNING" for r in mlflow_runs(project, "s"))
+
+
+def test_killed_while_making_the_mlflow_store_leaves_no_broken_store(project: Path, imdb_dir: Path) -> None:
+    tracking = f"sqlite:///{project / 'runs' / 'mlflow.db'}"
+    sweep(project, imdb_dir, "--trials", "1", "--study", "first")  # makes the Optuna store: only MLflow's is new below
+    killed = sweep(project, imdb_dir, "--tracking-uri", tracking, crash_at="store-created")
+    assert killed.returncode == -9
+    assert not (project / "runs" / "mlflow.db").exists()  # half made, under another name
+    assert list((project / "runs").glob("mlflow.db.creating-*"))
+    again = sweep(project, imdb_dir, "--tracking-uri", tracking)
+    assert again.returncode == 0, again.stderr
+    assert not list((project / "runs").glob("mlflow.db.creating-*"))
+
+
+def test_a_full_disk_is_said_and_not_retried(tmp_path: Path) -> None:
+    attempts = []
+
+    def full(url: str) -> None:
+        attempts.append(url)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(StoreError, match=r"cannot create the store .*mlflow\.db: the disk is full"):
+        create_sqlite_store(tmp_path / "mlflow.db", full)
+    assert not (tmp_path / "mlflow.db").exists()
+    with pytest.raises(sqlite3.OperationalError):
+        retrying(lambda: full("x"))
+    assert len(attempts) == 2  # the creation's, and one try of retrying: a full disk is not retried
+
+
+def test_an_ask_that_fails_leaves_nothing_running(project: Path, imdb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sweeps.engines.optuna as engine
+
+    def broken(trial, name, values):
+        raise OverflowError("cannot sample that range")
+
+    monkeypatch.setattr(engine, "suggest", broken)
+    monkeypatch.chdir(project)
+    assert main(["run", "s", "--spaces", str(project / "spaces"), "--data-dir", str(imdb_dir), *QUICK]) == 1
+    assert [t.state.name for t in study(project)] == ["FAIL"]  # failed, not left RUNNING
+    for run in mlflow_runs(project, "s"):
+        assert run.info.status != "RUNNING"
+
+
+def test_a_study_is_not_resumed_on_other_data(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    first, second = write_imdb(tmp_path / "a", seed=1).parent, write_imdb(tmp_path / "b", seed=2).parent
+    args = ["run", "s", "--spaces", str(project / "spaces"), "--study", "mine", *QUICK]
+    monkeypatch.chdir(project)
+    assert main([*args, "--trials", "1", "--data-dir", str(first)]) == 0
+    assert main([*args, "--trials", "2", "--data-dir", str(second)]) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert f"study 'mine' was started on other data: data-dir {first / 'imdb.npz'}" in line
+    assert f"now data-dir {second / 'imdb.npz'}" in line and "start a new study with --study NAME" in line
+
+
+def test_keras_tuner_keeps_its_state_with_the_stores(tmp_path: Path, imdb_dir: Path) -> None:
+    spaces = tmp_path / "spaces"
+    spaces.mkdir()
+    write_space(spaces, {**BASE, "engine": "keras_tuner", "trials": 1, "fixed": {"epochs": 1}})
+    for pair in ("one", "two"):  # the same sweep, twice, against two fresh pairs of stores
+        tracking, storage = f"sqlite:///{tmp_path / pair / 'mlflow.db'}", f"sqlite:///{tmp_path / pair / 'optuna.db'}"
+        stores = ("--tracking-uri", tracking, "--storage", storage)
+        done = run_sweeps("s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), *stores, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / pair / "keras_tuner" / "s" / "oracle.json").is_file()
+    assert not (tmp_path / "mlruns" / "keras_tuner").exists()
