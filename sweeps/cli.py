@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sweeps.commands import nightly, project, report, run, serve
 from sweeps.errors import (
@@ -22,6 +23,7 @@ from sweeps.errors import (
     EXIT_USAGE,
     ConfigError,
     DataError,
+    Interrupted,
     PipelineError,
     ServiceError,
     StoreError,
@@ -39,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         argv.insert(0, "run")  # `python -m sweeps imdb_depth` is `run imdb_depth`
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said against the command, whose --help lists what it takes
+        where = f"sweeps {args.command}" if args.command else "sweeps"
+        parser.exit(EXIT_USAGE, f"error: unrecognized arguments: {' '.join(unknown)}; see `{where} --help`\n")
     args.argv = argv[1:]  # the command's own arguments, for --jobs workers
     if not getattr(args, "command", None):
         parser.print_help()
@@ -51,13 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `sweeps list | head`: the reader left, nothing went wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if args.debug:
             raise
-        print(
-            "interrupted: the running trial was marked FAIL and its run KILLED; run the same command again to resume",
-            file=sys.stderr,
-        )
+        what = stop.what if isinstance(stop, Interrupted) else "no trial was running"
+        print(f"interrupted: {what}; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
         if args.debug:
@@ -86,8 +89,30 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM closes runs exactly as Ctrl-C does
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line and where to read more, not argparse's usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message}; see `{self.prog} --help`\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"sweeps {version('keras-sweeps')}"
+    except PackageNotFoundError:  # a source checkout on the path, not installed
+        return "sweeps (not installed: run `pip install -e .`)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sweeps", description="Declarative, tracked hyperparameter sweeps for Keras tasks.")
+    parser = _Parser(
+        prog="sweeps",
+        description="Declarative, tracked hyperparameter sweeps for Keras tasks.",
+        epilog="`sweeps NAME` is short for `sweeps run NAME`, e.g. `python -m sweeps imdb_depth`; "
+        "`sweeps COMMAND --help` tells more.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -41,6 +41,14 @@ class SweepAborted(Exception):
     """The sweep stopped itself (e.g. ``max_consecutive_failures`` reached)."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while trials ran; ``what`` says what became of them."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 class StoreError(Exception):
     """A tracking or study store cannot be reached or opened (the URL is masked in the message)."""
 

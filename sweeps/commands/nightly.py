@@ -12,6 +12,7 @@ from typing import Any
 from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, data_options, import_tensorflow
 from sweeps.defaults import NIGHTLY_TIME, SCHEDULE_FILE
 from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
+from sweeps.logs import library_logs_to, say
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -32,7 +33,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     kind = schedule.add_mutually_exclusive_group(required=True)
     kind.add_argument("--cron", action="store_true", help="a crontab line")
     kind.add_argument("--systemd", action="store_true", help="a systemd service and timer")
-    schedule.add_argument("--at", default=NIGHTLY_TIME, metavar="HH:MM", help=f"time of day (default {NIGHTLY_TIME})")
+    schedule.add_argument("--at", default=NIGHTLY_TIME, metavar="H:MM", help=f"time of day (default {NIGHTLY_TIME})")
+    schedule.add_argument("--schedule", type=Path, help="the schedule file the nightly run reads (default: as `nightly`)")
+    schedule.add_argument("--data-dir", type=Path, help="the data directory the nightly run reads (env SWEEPS_DATA_DIR)")
+    schedule.add_argument("--tracking-uri", help="the MLflow store the nightly run writes to (env MLFLOW_TRACKING_URI)")
+    schedule.add_argument("--storage", help="the Optuna storage the nightly run writes to (env SWEEPS_STORAGE)")
     schedule.set_defaults(handler=cmd_schedule)
 
     history = commands.add_parser("history", parents=[common], help=cmd_history.__doc__, description=cmd_history.__doc__)
@@ -57,8 +62,10 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
     import_tensorflow(quietly=not args.debug)
-    nights = [_night(args, entry, spec, date, stores) for entry, spec in zip(entries, specs, strict=True)]
-    return _summarise(date, nights, stores)
+    with library_logs_to(stores.log_dir / f"nightly-{date.isoformat()}.log") as log:
+        say(f"nightly {date}: {len(entries)} sweep(s); library warnings and notes in {log}")
+        nights = [_night(args, entry, spec, date, stores) for entry, spec in zip(entries, specs, strict=True)]
+        return _summarise(date, nights, stores)
 
 
 def _spec(args: argparse.Namespace, entry: Any) -> Any:
@@ -80,7 +87,7 @@ def _night(args: argparse.Namespace, entry: Any, spec: Any, date: dt.date, store
     from sweeps.tracking.tracker import Tracker
 
     night = nightly.Night(entry.sweep)
-    print(f"== {entry.sweep} @ {date}", file=sys.stderr)
+    say(f"== {entry.sweep} @ {date}")
     try:
         night.metric, night.direction = spec.metric, spec.direction
         result = run_sweep(
@@ -100,7 +107,7 @@ def _night(args: argparse.Namespace, entry: Any, spec: Any, date: dt.date, store
             night.previous_date, night.previous, _ = before
     except Exception as error:  # one sweep failing does not stop the others
         night.error = first_line(error)
-        print(f"error: {entry.sweep}: {night.error}", file=sys.stderr)
+        say(f"error: {entry.sweep}: {night.error}")
     return nightly.compare(night, entry.threshold)
 
 
@@ -121,11 +128,15 @@ def _summarise(date: dt.date, nights: list[Any], stores: Any) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    """Print a crontab line or systemd units that run the nightly sweeps from this directory."""
+    """Print a crontab line or systemd units that run the nightly sweeps from this directory.
+
+    The options given (and the environment's SWEEPS_DATA_DIR, MLFLOW_TRACKING_URI, SWEEPS_STORAGE,
+    which cron does not pass on) are written into the command, paths made absolute.
+    """
     hour, minute = _time(args.at)
     project = Path.cwd().resolve()
-    python, log = shlex.quote(sys.executable), shlex.quote(str(project / "mlruns" / "logs" / "nightly.log"))
-    command = f"{python} -m sweeps nightly >> {log} 2>&1"
+    log = shlex.quote(str(project / "mlruns" / "logs" / "nightly.log"))
+    command = shlex.join([sys.executable, "-m", "sweeps", "nightly", *_nightly_options(args)]) + f" >> {log} 2>&1"
     if args.cron:
         print(f"{minute} {hour} * * * cd {shlex.quote(str(project))} && mkdir -p mlruns/logs && {command}")
         return EXIT_OK
@@ -152,6 +163,36 @@ WantedBy=timers.target""")
     return EXIT_OK
 
 
+def _nightly_options(args: argparse.Namespace) -> list[str]:
+    """The options the scheduled ``nightly`` runs with: the ones given, else the environment's.
+
+    Raises:
+        ConfigError: a file or directory named does not exist (a scheduled run would fail at night).
+    """
+    import os
+
+    from sweeps.tracking.stores import absolute
+
+    options = []
+    for flag, value, env in (
+        ("--schedule", args.schedule, None),
+        ("--data-dir", args.data_dir, "SWEEPS_DATA_DIR"),
+        ("--tracking-uri", args.tracking_uri, "MLFLOW_TRACKING_URI"),
+        ("--storage", args.storage, "SWEEPS_STORAGE"),
+    ):
+        value = value or (os.environ.get(env) if env else None)
+        if not value:
+            continue
+        if flag in ("--schedule", "--data-dir"):
+            path = Path(value).resolve()
+            if not (path.is_dir() if flag == "--data-dir" else path.is_file()):
+                kind = "a directory" if flag == "--data-dir" else "a file"
+                raise ConfigError(f"{flag} {value}: not {kind}; the scheduled run could not read it")
+            value = str(path)
+        options += [flag, absolute(str(value))]
+    return options
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """List a sweep's nightly results over time: date, best value, best configuration, change."""
     from sweeps.reporting import nightly
@@ -175,8 +216,9 @@ def _date(text: str | None) -> dt.date:
 
 
 def _time(text: str) -> tuple[int, int]:
-    try:
-        moment = dt.time.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--at {text}: expected HH:MM, e.g. {NIGHTLY_TIME}") from None
-    return moment.hour, moment.minute
+    """``H:MM`` or ``HH:MM`` as (hour, minute)."""
+    hour, sep, minute = text.strip().partition(":")
+    digits = sep and hour.isdigit() and minute.isdigit() and len(hour) <= 2 and len(minute) == 2
+    if digits and int(hour) < 24 and int(minute) < 60:
+        return int(hour), int(minute)
+    raise ConfigError(f"--at {text}: expected H:MM or HH:MM on a 24-hour clock, e.g. {NIGHTLY_TIME}")

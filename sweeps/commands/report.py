@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sweeps.commands.common import add_project_options, add_store_options
@@ -27,30 +29,59 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Compare a sweep's trials by parameter: mean +- std, best, test metric, peak epoch, significance."""
-    from pathlib import Path
-
     from sweeps.reporting import report
     from sweeps.tracking import query
 
     trials = query.runs(args.names, args.tracking_uri, args.where, args.study)
     if trials.empty:
         raise ConfigError(f"no trials of {', '.join(args.names)} match" + (f" --where {args.where!r}" if args.where else ""))
-    for sweep, group in trials.groupby("sweep"):
-        if group["study"].nunique() == 1 and args.study is None:
-            print(f"{sweep}: study {group['study'].iloc[0]}, {len(group)} trial(s)", file=sys.stderr)
+    if args.study is None:
+        for sweep in args.names:
+            print(_which_study(sweep, query.studies(sweep, args.tracking_uri, args.where)), file=sys.stderr)
     by = args.by or _swept(args, args.names) or report.varied(trials)
     samples = query.samples(args.names, args.tracking_uri, args.where, args.study)
     curves = query.curves(args.names, args.tracking_uri, args.where, args.study)
     result = report.build(trials, samples, curves, by)
+    plots = _writable(Path(args.plots)) if args.plots else None  # said before the report, not after it
     print(result.render(args.format))
     if args.plots:
         from sweeps.reporting.dashboard import StudyRecords, write_study_plots
 
         study = _optuna_study(args, trials) if (trials["engine"] == "optuna").all() and len(args.names) == 1 else None
         grid = study is not None and _sampler(args, args.names[0]) == "grid"
-        for path in write_study_plots(StudyRecords(trials, samples, curves, by), Path(args.plots), study, grid):
+        for path in write_study_plots(StudyRecords(trials, samples, curves, by), plots, study, grid):
             print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
+
+
+def _which_study(sweep: str, studies: dict[str, int]) -> str:
+    """Which study of ``sweep`` the report is about, and how to choose another."""
+    if not studies:
+        return f"{sweep}: no trial matches"
+    (main, trials), others = next(iter(studies.items())), len(studies) - 1
+    if not others:
+        return f"{sweep}: study {main}, {trials} trial(s)"
+    return (
+        f"{sweep}: study {main}, {trials} trial(s); {others} other stud{'y' if others == 1 else 'ies'} "
+        f"({', '.join(list(studies)[1:4])}{', ...' if others > 3 else ''}): choose with --study NAME, or --study all"
+    )
+
+
+def _writable(directory: Path) -> Path:
+    """``directory``, made if need be.
+
+    Raises:
+        ConfigError: it cannot be made or written to.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"--plots {directory}: cannot write there ({error.strerror}); name a directory you can write to"
+        ) from None
+    return directory
 
 
 def _swept(args: argparse.Namespace, names: Sequence[str]) -> list[str]:

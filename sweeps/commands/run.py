@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -18,6 +18,7 @@ from sweeps.commands.common import (
 )
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.errors import EXIT_OK, ConfigError
+from sweeps.logs import NOTES, library_logs_to, say
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -90,6 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
+        if overrides.get("epochs", args.epochs) != args.epochs:
+            raise ConfigError(f"--epochs {args.epochs} and --set epochs={overrides['epochs']} disagree; give one of them")
         overrides["epochs"] = args.epochs
     sweep = find_sweep(args.name, args.project, args.spaces)
     _check_options(args)
@@ -115,8 +118,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
     from sweeps.runner.workers import launch, threads_per_worker
     from sweeps.tracking.stores import mask
 
-    print(f"{spec.name}: {spec.description}", file=sys.stderr)
-    print(f"  MLflow {mask(stores.tracking_uri)} | Optuna {mask(stores.storage)}", file=sys.stderr)
+    state = f"Optuna {mask(stores.storage)}" if spec.engine == "optuna" else f"keras-tuner state {stores.tuner_dir}"
     options = RunOptions(
         stores,
         data_options(args, stores.cache_dir),
@@ -126,29 +128,35 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         keep_models=args.keep_models,
         artifact_location=args.artifact_location,
     )
-    if args.jobs > 1:
-        print(
-            f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in {stores.log_dir}",
-            file=sys.stderr,
-        )
-        worker_argv = _without_jobs(args.argv)
-        options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.log_dir, poll))
-    result = run_sweep(spec, options)
-    if args.worker:
-        return EXIT_OK
-    print(f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now")
-    print(result.table())
-    if result.best is not None:
-        print(
-            f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} "
-            + " ".join(f"{k}={v}" for k, v in result.best.params.items())
-        )
-    if result.ran == 0:
-        print("nothing to run: the study's budget or grid is spent (raise --trials to run more)")
-    if result.dataset.source.kind == "generated":
-        print("NOTE: these results come from GENERATED data, not the real dataset")
-    print(f"see every trial: {_where_to_look(stores.tracking_uri, spec.name)}")
+    with library_logs_to(stores.log_dir / f"{spec.name}.log") as log:
+        say(f"{spec.name}: {spec.description}")
+        say(f"  MLflow {mask(stores.tracking_uri)} | {state} | log {log}")
+        if args.jobs > 1:
+            say(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in {stores.log_dir}")
+            worker_argv = _without_jobs(args.argv)
+            options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.log_dir, poll))
+        result = run_sweep(spec, options)
+        if not args.worker:
+            _print_results(spec, result, stores.tracking_uri)
     return EXIT_OK
+
+
+def _print_results(spec: Any, result: Any, tracking_uri: str) -> None:
+    """The results on stdout (and in the log): the table, the best trial, where to look."""
+    lines = [f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now", result.table()]
+    if result.best is not None:
+        params = " ".join(f"{k}={v}" for k, v in result.best.params.items())
+        lines.append(f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} {params}")
+    if result.ran == 0 and spec.sampler["type"] == "grid" and len(result.records) >= len(spec.grid_points()):
+        lines.append("nothing to run: every point of the grid has been tried")
+    elif result.ran == 0:
+        lines.append(f"nothing to run: the study's budget of {spec.trials} trials is spent (raise --trials to run more)")
+    if result.dataset.source.kind == "generated":
+        lines.append("NOTE: these results come from GENERATED data, not the real dataset")
+    lines.append(f"see every trial: {_where_to_look(tracking_uri, spec.name)}")
+    text = "\n".join(lines)
+    print(text)
+    logging.getLogger(NOTES).info(text)
 
 
 def _where_to_look(tracking_uri: str, name: str) -> str:

@@ -12,6 +12,7 @@ settings that shape the encoding.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -24,6 +25,7 @@ from typing import Any
 from sweeps.data.cache import cached, fingerprint
 from sweeps.data.dataset import DataSource
 from sweeps.errors import DataError
+from sweeps.logs import say
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ def load(
         else:
             return DataSource("keras", str(cached_file), fingerprint(cached_file, settings), raw.task), encode(loaded)
     if not options.generated:
-        print(GENERATED_WARNING.format(filename=raw.filename, task=raw.task), file=sys.stderr, flush=True)
+        say(GENERATED_WARNING.format(filename=raw.filename, task=raw.task))
     return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
 
 
@@ -132,7 +134,8 @@ def keras_loader(dataset: str, **kwargs: Any) -> Callable[[], Any]:
     def load() -> Any:
         import keras
 
-        return getattr(keras.datasets, dataset).load_data(**kwargs)
+        with contextlib.redirect_stdout(sys.stderr):  # "Downloading data from ..." is progress, not a result
+            return getattr(keras.datasets, dataset).load_data(**kwargs)
 
     return load
 

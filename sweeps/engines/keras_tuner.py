@@ -204,8 +204,9 @@ def _oracle(spec: SweepSpec) -> kt.Oracle:
     }
     kind = spec.sampler["type"]
     if kind == "hyperband":
+        epochs = spec.hyperparameters({})["epochs"]  # `--epochs 2` caps the schedule: no trial trains more
         return kt.oracles.HyperbandOracle(
-            max_epochs=spec.sampler.get("max_epochs", spec.hyperparameters({})["epochs"]),
+            max_epochs=min(spec.sampler.get("max_epochs", epochs), epochs),
             factor=spec.sampler.get("factor", 3),
             hyperband_iterations=spec.sampler.get("hyperband_iterations", 1),
             **common,

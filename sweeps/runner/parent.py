@@ -8,7 +8,6 @@ comparison itself. The best trial keeps its model.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from sweeps.data.dataset import Dataset
 from sweeps.engines import COMPLETE, FAIL, PRUNED, TrialRecord, best_record
 from sweeps.faults import crash_point
+from sweeps.logs import say
 from sweeps.reporting import dashboard
 from sweeps.runner.trial import SweepContext, dataset_input
 from sweeps.tracking import query
@@ -90,7 +90,7 @@ def _dashboard(ctx: SweepContext, study: str, counts: dict[str, int]) -> None:
         names = [path.name for path in written]
         tracker.set_note(ctx.parent_run_id, dashboard.note(spec.description, study, records, counts, names, ctx.parent_run_id))
     except Exception as error:
-        print(f"  warning: the study's dashboard was skipped: {type(error).__name__}: {error}", file=sys.stderr)
+        say(f"  warning: the study's dashboard was skipped: {type(error).__name__}: {error}")
 
 
 def study_records(tracker: Tracker, sweep: str, study: str, params: list[str]) -> dashboard.StudyRecords:

@@ -22,7 +22,8 @@ from sweeps.data.dataset import Dataset
 from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
-from sweeps.errors import ConfigError, SweepAborted
+from sweeps.errors import ConfigError, Interrupted, SweepAborted
+from sweeps.logs import say
 from sweeps.reporting.tables import trials_table
 from sweeps.runner import parent
 from sweeps.runner.progress import Progress
@@ -84,9 +85,9 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     """
     datasets = DatasetCache(spec.pipeline, options.data)
     dataset = datasets.get(spec.hyperparameters({}))
-    print(f"  data: {dataset.source.describe()} ({dataset.sizes()})", file=sys.stderr)
+    say(f"  data: {dataset.source.describe()} ({dataset.sizes()})")
     for note in dataset.notes:
-        print(f"  note: {note}", file=sys.stderr)
+        say(f"  note: {note}")
     rows = len(dataset.y_train) + len(dataset.y_val)
     if spec.folds and spec.folds > rows:  # said now, not as a failed trial once the stores are written
         raise ConfigError(f"{spec.path}: folds: {spec.folds} folds need at least {spec.folds} rows; the data has {rows}")
@@ -111,12 +112,12 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     if close_dead_parent(tracker, engine):
         closed += 1
     if closed:
-        print(f"  note: closed {closed} run(s) left RUNNING by a process that died", file=sys.stderr)
+        say(f"  note: closed {closed} run(s) left RUNNING by a process that died")
     if engine.remaining() == 0:
         return result
     warning = local_artifacts_warning(tracker.tracking_uri, tracker.artifact_location())
     if warning and not options.worker:
-        print(f"  {warning}", file=sys.stderr)
+        say(f"  {warning}")
     tags = _run_tags(spec, name, dataset, options)
     parent_run, joined = join_or_start_parent(
         tracker,
@@ -127,7 +128,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         ),
     )
     result.parent_run_id = parent_run
-    progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best), shown=not options.worker)
+    progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best), bar=False if options.worker else None)
     ctx = SweepContext(spec, engine, tracker, datasets, parent_run, tags, progress, options.keep_models)
     _run_trials(ctx, result, options, joined)
     return result
@@ -184,11 +185,14 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
     checked: set[str] = set()
     while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
         close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
-        outcome = run_tracked_trial(ctx, proposal)
+        try:
+            outcome = run_tracked_trial(ctx, proposal)
+        except KeyboardInterrupt:
+            raise Interrupted(f"trial {proposal.number} was marked FAIL and its run KILLED") from None
         result.ran += 1
         progress.trial_done(
             _value(best_record(engine.records(), spec.direction)),
-            f"trial {proposal.number} {proposal.params}: {outcome.state} {spec.metric}={outcome.value}",
+            f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.metric, outcome.value)}",
         )
         if outcome.state != FAIL:
             failures.clear()
@@ -200,6 +204,14 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
                 f"{len(failures)} consecutive trials failed, stopping "
                 f"(max_consecutive_failures={spec.max_consecutive_failures}): {'; '.join(failures)}"
             )
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _metric(metric: str, value: float | None) -> str:
+    return "" if value is None else f" {metric}={value:.4f}"
 
 
 def _value(record: TrialRecord | None) -> float | None:

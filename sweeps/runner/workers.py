@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sweeps.errors import SweepAborted
+from sweeps.errors import Interrupted, SweepAborted
 
 
 def threads_per_worker(jobs: int) -> int:
@@ -33,7 +33,7 @@ def launch(argv: Sequence[str], jobs: int, log_dir: Path, poll: Callable[[], Non
 
     Raises:
         SweepAborted: a worker exited with an error (its log file is named).
-        KeyboardInterrupt: after passing it on to every worker and waiting for them to close
+        Interrupted: after passing it on to every worker and waiting for them to close
             their runs.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def launch(argv: Sequence[str], jobs: int, log_dir: Path, poll: Callable[[], Non
                 worker.send_signal(signal.SIGINT)
         for worker in workers:
             worker.wait()
-        raise
+        raise Interrupted("the workers' running trials were marked FAIL and their runs KILLED") from None
     failed = [f"worker {i} (exit {w.returncode}, see {logs[i]})" for i, w in enumerate(workers) if w.returncode != 0]
     if failed:
         raise SweepAborted(f"{len(failed)} of {jobs} workers stopped with an error: {'; '.join(failed)}")

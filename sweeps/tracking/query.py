@@ -12,7 +12,9 @@ can be both (``loss`` is a hyperparameter and a training metric), plus ``sweep``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -104,30 +106,98 @@ def pick_study(studies: dict[str, float], sweep: str) -> str:
     return sweep if sweep in studies else max(studies, key=studies.get)
 
 
+def studies(sweep: str, tracking_uri: str | None = None, where: str | None = None) -> dict[str, int]:
+    """The sweep's studies and their trials (matching ``where``), the main one (``pick_study``) first."""
+    by_study = _by_study(_matching(_tracker(tracking_uri), sweep, where), sweep)
+    if not by_study:
+        return {}
+    main = pick_study({name: max(r.info.start_time for r in found) for name, found in by_study.items()}, sweep)
+    return {name: len(by_study[name]) for name in sorted(by_study, key=lambda name: name != main)}
+
+
 def _trial_runs(tracker: Tracker, sweeps: str | Sequence[str], where: str | None, study: str | None) -> list[Run]:
     found: list[Run] = []
     for sweep in [sweeps] if isinstance(sweeps, str) else list(sweeps):
-        experiment_id = tracker.experiment_id_of(sweep)
-        if experiment_id is None:
-            raise ConfigError(f"no runs of sweep '{sweep}' in {mask(tracker.tracking_uri)}; run it first")
-        filters = ["tags.trial != ''", *([where] if where else [])]
-        try:
-            trials = [
-                r
-                for r in tracker.runs(experiment_id, " and ".join(filters))
-                if "fold" not in r.data.tags and "repeat" not in r.data.tags
-            ]
-        except Exception as error:  # MLflow raises for a malformed filter
-            raise ConfigError(f"--where {where!r}: {first_line(error, with_type=False)}") from None
+        trials = _matching(tracker, sweep, where)
         if study != "all" and trials:
-            studies: dict[str, float] = {}
-            for run in trials:
-                name = run.data.tags.get("study", sweep)
-                studies[name] = max(studies.get(name, 0), run.info.start_time)
-            chosen = study or pick_study(studies, sweep)
-            trials = [r for r in trials if r.data.tags.get("study") == chosen]
+            by_study = _by_study(trials, sweep)
+            if study is not None and study not in by_study:
+                listing = ", ".join(f"{name} ({len(by_study[name])} trials)" for name in sorted(by_study))
+                raise ConfigError(f"--study {study}: sweep '{sweep}' has no such study; it has {listing}, or use --study all")
+            latest = {name: max(r.info.start_time for r in runs) for name, runs in by_study.items()}
+            trials = by_study[study or pick_study(latest, sweep)]
         found.extend(trials)
     return found
+
+
+def _matching(tracker: Tracker, sweep: str, where: str | None) -> list[Run]:
+    """The sweep's trial runs (not their fold or replicate runs) that ``where`` keeps."""
+    experiment_id = tracker.experiment_id_of(sweep)
+    if experiment_id is None:
+        raise ConfigError(f"no runs of sweep '{sweep}' in {mask(tracker.tracking_uri)}; run it first")
+    mlflow_filter, numeric = split_filter(where)
+    try:
+        trials = tracker.runs(experiment_id, " and ".join(["tags.trial != ''", *([mlflow_filter] if mlflow_filter else [])]))
+    except Exception as error:  # MLflow raises for a malformed filter
+        raise ConfigError(f"--where {where!r}: {first_line(error, with_type=False)}") from None
+    return [
+        r
+        for r in trials
+        if "fold" not in r.data.tags and "repeat" not in r.data.tags and all(test(r.data.params) for test in numeric)
+    ]
+
+
+def _by_study(trials: list[Run], sweep: str) -> dict[str, list[Run]]:
+    by_study: dict[str, list[Run]] = {}
+    for run in trials:
+        by_study.setdefault(run.data.tags.get("study", sweep), []).append(run)
+    return by_study
+
+
+_CLAUSE = re.compile(r"\s+and\s+(?=(?:[^'\"]*['\"][^'\"]*['\"])*[^'\"]*$)", re.IGNORECASE)  # AND outside quotes
+_NUMERIC = re.compile(r"^params\.(\w+)\s*(<=|>=|!=|=|<|>)\s*(-?[\d.]+(?:e-?\d+)?)$", re.IGNORECASE)
+_COMPARE = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def split_filter(where: str | None) -> tuple[str, list[Callable[[dict[str, str]], bool]]]:
+    """``where`` as the part MLflow can answer and tests for the rest: MLflow keeps params as
+    text, so ``params.layers > 1`` (a param compared with an unquoted number) is done here.
+
+    Raises:
+        ConfigError: a number in a comparison is not one.
+    """
+    kept, tests = [], []
+    for clause in _CLAUSE.split(where.strip()) if where and where.strip() else []:
+        match = _NUMERIC.match(clause.strip())
+        if match is None:
+            kept.append(clause)
+            continue
+        name, op, number = match.groups()
+        try:
+            bound = float(number)
+        except ValueError:
+            raise ConfigError(f"--where {where!r}: {number!r} is not a number") from None
+        tests.append(_param_test(name, _COMPARE[op], bound))
+    return " and ".join(kept), tests
+
+
+def _param_test(name: str, compare: Callable[[float, float], bool], bound: float) -> Callable[[dict[str, str]], bool]:
+    """Whether a run's params hold ``name`` as a number that compares true with ``bound``."""
+
+    def test(params: dict[str, str]) -> bool:
+        try:
+            return compare(float(params[name]), bound)
+        except (KeyError, ValueError):  # absent, or not a number: not a match
+            return False
+
+    return test
 
 
 _COLUMNS = ["sweep", "study", "trial", "state", "engine", "run_id", "parent_run_id", "objective", "direction", "value"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -32,6 +33,10 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> No
     assert "study imdb_depth[epochs=1]: 2 trial(s), 2 run now" in done.stdout
     assert "trial  layers  val_accuracy  test_accuracy  best epoch  state" in done.stdout
     assert "data: data-dir" in done.stderr and "holding out 40%" in done.stderr
+    # stderr is not a terminal: no bar, no carriage returns, one line per finished trial
+    assert "\r" not in done.stderr
+    finished = re.findall(r"^\[\d/2\] trial \d layers=\d: COMPLETE val_accuracy=0\.\d{4}$", done.stderr, re.MULTILINE)
+    assert len(finished) == 2, done.stderr
 
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert len(parents) == 1 and len(children) == 2
@@ -118,7 +123,8 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
         process.kill()
     err = log.read_text()
     assert process.returncode == 130, err
-    assert "interrupted: the running trial was marked FAIL" in err
+    assert "interrupted: trial 0 was marked FAIL and its run KILLED; run the same command again to resume" in err
+    assert "data: data-dir" in (tmp_path / "mlruns" / "logs" / "imdb_depth.log").read_text()  # notes are logged too
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert [r.info.status for r in parents + children] == ["KILLED", "KILLED"]
     study = optuna.load_study(study_name="imdb_depth[epochs=400]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
@@ -182,3 +188,62 @@ def test_bad_data_file_is_one_line_from_the_real_command(tmp_path: Path) -> None
 def test_debug_shows_the_traceback(workdir: Path) -> None:
     with pytest.raises(Exception, match="unknown sweep"):
         main(["run", "nope", "--debug"])
+
+
+def test_usage_errors_are_one_line_naming_the_commands_help(capsys) -> None:
+    for argv, line in (
+        (["run"], "error: the following arguments are required: name; see `sweeps run --help`"),
+        (["imdb_depth", "--bogus"], "error: unrecognized arguments: --bogus; see `sweeps run --help`"),
+        (["report", "imdb_depth", "--trials", "3"], "error: unrecognized arguments: --trials 3; see `sweeps report --help`"),
+        (["schedule"], "error: one of the arguments --cron --systemd is required; see `sweeps schedule --help`"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.splitlines() == [line]
+
+
+def test_version_and_the_help_name_the_shorthand(capsys) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"sweeps {version('keras-sweeps')}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "`sweeps NAME` is short for `sweeps run NAME`" in " ".join(capsys.readouterr().out.split())
+
+
+def test_ctrl_c_when_no_trial_was_running_says_so(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from sweeps.commands import run
+
+    def interrupted(args):
+        raise KeyboardInterrupt  # e.g. while the finished study's records are written
+
+    monkeypatch.setattr(run, "cmd_run", interrupted)
+    assert main(["run", "imdb_depth"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted: no trial was running; run the same command again to resume"
+
+
+def test_a_finished_grid_does_not_ask_for_more_trials(capsys) -> None:
+    from types import SimpleNamespace
+
+    from sweeps.commands.run import _print_results
+    from sweeps.spec.sweep import load_spec
+
+    spec = load_spec(REPO / "search_spaces" / "imdb_depth.yaml")
+    points = len(spec.grid_points())
+    for done, message in (
+        (points, "every point of the grid has been tried"),
+        (points - 1, "the study's budget of 3 trials is spent (raise --trials to run more)"),
+    ):
+        result = SimpleNamespace(
+            study="imdb_depth",
+            records=[None] * done,
+            ran=0,
+            best=None,
+            table=lambda: "",
+            dataset=SimpleNamespace(source=SimpleNamespace(kind="keras")),
+        )
+        _print_results(spec, result, "sqlite:///mlruns/mlflow.db")
+        assert f"nothing to run: {message}" in " ".join(capsys.readouterr().out.split())

@@ -115,3 +115,13 @@ def test_mixed_type_choices_are_refused_for_keras_tuner() -> None:
         ConfigError, match=r"s\.yaml: params\.mode\.choices: keras_tuner needs choices of one type, got \['int', 'str'\]"
     ):
         check_keras_tuner_can_express(section, {"mode": Param("mode", "categorical", choices=(1, "auto"))})
+
+
+def test_epochs_given_on_the_command_line_cap_hyperbands_schedule() -> None:
+    """`--epochs 2` on imdb_hyperband (max_epochs 20): no trial may train more than 2 epochs."""
+    from sweeps.engines.keras_tuner import _oracle
+    from tests.support import REPO
+
+    spec = load_spec(REPO / "search_spaces" / "imdb_hyperband.yaml", {"epochs": 2})
+    assert _oracle(spec).max_epochs == 2
+    assert _oracle(load_spec(REPO / "search_spaces" / "imdb_hyperband.yaml")).max_epochs == 20

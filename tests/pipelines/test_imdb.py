@@ -188,3 +188,18 @@ def test_model_regularisation_dropout_and_loss(imdb_dir: Path, tmp_path: Path) -
     assert regularizer.l1 == pytest.approx(0.001) and regularizer.l2 == pytest.approx(0.002)
     assert model.loss == "mse" and isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_kerass_download_messages_go_to_stderr_not_between_the_results(monkeypatch, capsys) -> None:
+    import keras
+
+    from sweeps.data.sources import keras_loader
+
+    def load_data(**kwargs):
+        print("Downloading data from https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz")
+        return "arrays"
+
+    monkeypatch.setattr(keras.datasets.imdb, "load_data", load_data)
+    assert keras_loader("imdb", num_words=10)() == "arrays"
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Downloading data from" in captured.err

@@ -143,7 +143,31 @@ def test_schedule_cron_and_systemd(workdir: Path, capsys) -> None:
     assert f"WorkingDirectory={workdir.resolve()}" in units and "OnCalendar=*-*-* 02:30:00" in units
     assert f"exec {sys.executable} -m sweeps nightly >> " in units and "[Install]\nWantedBy=timers.target" in units
     assert main(["schedule", "--cron", "--at", "25:00"]) == 2
-    assert "error: --at 25:00: expected HH:MM" in capsys.readouterr().err
+    assert "error: --at 25:00: expected H:MM or HH:MM on a 24-hour clock" in capsys.readouterr().err
+
+
+def test_schedule_embeds_where_the_nightly_reads_and_writes(
+    workdir: Path, imdb_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cron passes no environment on: the data, schedule and stores must be in the command itself."""
+    (workdir / "my schedule.yaml").write_text("sweeps: []\n")
+    stores = ["--tracking-uri", "http://tracker:5000", "--storage", "sqlite:///mlruns/o.db"]
+    assert (
+        main(["schedule", "--cron", "--at", "3:05", "--schedule", "my schedule.yaml", "--data-dir", str(imdb_dir), *stores]) == 0
+    )
+    cron = capsys.readouterr().out.strip()
+    assert cron.startswith("5 3 * * * ")
+    assert (
+        f"-m sweeps nightly --schedule '{workdir.resolve() / 'my schedule.yaml'}' --data-dir {imdb_dir.resolve()} "
+        f"--tracking-uri http://tracker:5000 --storage sqlite:///{workdir.resolve() / 'mlruns' / 'o.db'} >> " in cron
+    )
+    monkeypatch.setenv("SWEEPS_DATA_DIR", str(imdb_dir))  # the environment of the person scheduling it
+    assert main(["schedule", "--systemd"]) == 0
+    assert f"-m sweeps nightly --data-dir {imdb_dir.resolve()} >> " in capsys.readouterr().out
+    assert main(["schedule", "--cron", "--data-dir", "no_such_dir"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "error: --data-dir no_such_dir: not a directory; the scheduled run could not read it"
+    )
 
 
 def test_the_shipped_schedule_names_real_sweeps() -> None:

@@ -189,3 +189,43 @@ def test_report_command_after_a_replicated_sweep(tmp_path: Path, imdb_dir: Path)
     parent_id = client.get_run(parent.run_id).data.tags["mlflow.parentRunId"]
     logged = {a.path for a in client.list_artifacts(parent_id, "plots")}
     assert logged == {"plots/curves_activation.png", "plots/objective_activation.png"}  # the same plots on the parent
+
+
+def test_where_compares_params_as_numbers(store: str) -> None:
+    assert list(query.runs("known", store, where="params.layers > 1")["trial"]) == [0, 1]
+    assert list(query.runs("known", store, where="params.layers <= 1 and params.activation = 'tanh'")["trial"]) == [2, 3]
+    assert list(query.runs("known", store, where="params.layers = 2 and metrics.test_accuracy > 0.86")["trial"]) == [0]
+    assert query.runs("known", store, where="params.activation > 1").empty  # a text param is no number
+
+
+def test_the_report_says_which_study_and_lists_the_others(store: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    from sweeps.cli import main
+
+    tracker = Tracker(store, "known")
+    tags = {
+        "sweep": "known",
+        "study": "known@2026-11-20",
+        "engine": "optuna",
+        "objective.metric": "val_accuracy",
+        "state": "COMPLETE",
+    }
+    night = tracker.start_run("known@2026-11-20", tags)
+    run = tracker.start_run("trial-0", {**tags, "trial": 0}, night)
+    tracker.log(run, params={"activation": "relu", "layers": 2}, metrics={"best_val_accuracy": 0.9})
+    for finished in (run, night):
+        tracker.end_run(finished, FINISHED)
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "known", "--tracking-uri", store, "--by", "activation"]) == 0
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == "known: study known, 4 trial(s); 1 other study (known@2026-11-20): choose with --study NAME, or --study all"
+    assert main(["report", "known", "--tracking-uri", store, "--study", "nope"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --study nope: sweep 'known' has no such study; it has known (4 trials), known@2026-11-20 (1 trials), "
+        "or use --study all"
+    )
+    (tmp_path / "a_file").write_text("")  # (not a read-only directory: the tests may run as root)
+    assert main(["report", "known", "--tracking-uri", store, "--by", "activation", "--plots", "a_file/plots"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines()[-1] == (
+        "error: --plots a_file/plots: cannot write there (Not a directory); name a directory you can write to"
+    )
