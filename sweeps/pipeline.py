@@ -31,6 +31,12 @@ Optionally ``for_trial(dataset, hp) -> Dataset``, a cheap per-trial view of the 
 callbacks) -> keras.callbacks.History`` for a training loop of its own, which must honour
 ``hp.get("initial_epoch", 0)``.
 
+The several fits of one trial (K folds, N replicate seeds) train fused: each its own compiled
+model, stepped together by one TensorFlow loop, with the results each would have had alone.
+Any Keras model fuses, Dense stacks, sparse inputs and LSTMs included; a pipeline with a
+``fit`` of its own trains them one after another, and ``FUSE = False`` opts out (say, for a
+model keeping state outside its weights).
+
 The contract is checked when the pipeline loads (``sweeps check NAME`` tries it end to end):
 a missing function, a wrong signature or a bad declaration is one line naming the file and the
 rule. An error raised by the pipeline's own code while building the first model stops the sweep

@@ -35,6 +35,7 @@ from sweeps.tracking.records import ROLE, STUDY, runs_view, source_tags, study_r
 from sweeps.tracking.stores import Stores, local_artifacts_warning, mask
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training.datasets import DatasetCache
+from sweeps.training.fused import why_not_fused
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     say(f"  data: {dataset.source.describe()} ({dataset.sizes()})")
     for note in dataset.notes:
         say(f"  note: {note}")
+    unfused = why_not_fused(spec.pipeline) if spec.fuse and (spec.folds or spec.repeats > 1) else None
+    if unfused:
+        say(f"  note: {unfused}, so each trial's {'folds' if spec.folds else 'replicates'} train one after another")
     rows = len(dataset.y_train) + len(dataset.y_val)
     if spec.folds and spec.folds > rows:  # said now, not as a failed trial once the stores are written
         raise ConfigError(f"{spec.path}: folds: {spec.folds} folds need at least {spec.folds} rows; the data has {rows}")

@@ -35,6 +35,7 @@ from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training import several
 from sweeps.training.datasets import DatasetCache
 from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, Objective, train
+from sweeps.training.fused import why_not_fused
 
 _RUN_STATUS = {COMPLETE: FINISHED, PRUNED: FINISHED, FAIL: FAILED}  # engine state -> MLflow run status
 
@@ -167,7 +168,8 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
         tracker.end_run(open_runs.pop(part.index), FINISHED)
 
     try:
-        fitted = several.run(request, parts, callbacks_for, done)
+        fuse = ctx.spec.fuse and why_not_fused(request.pipeline) is None
+        fitted = several.run(request, parts, callbacks_for, done, fuse)
     except BaseException as error:
         with shielded():  # the fits that were running when it broke
             for nested in open_runs.values():

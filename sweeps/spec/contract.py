@@ -66,6 +66,12 @@ class Pipeline:
         return sorted(key for key, decl in self.hyperparameters.items() if decl.affects_data)
 
     @property
+    def fuses(self) -> bool:
+        """Whether a trial's several fits may train fused (``FUSE = False`` opts out, e.g. for a
+        model with state outside its weights)."""
+        return getattr(self.module, "FUSE", True)
+
+    @property
     def custom_fit(self) -> Callable[..., Any] | None:
         """The pipeline's own training loop, if it has one."""
         return getattr(self.module, "fit", None)
@@ -195,6 +201,8 @@ def _declarations_problem(module: ModuleType) -> str | None:
     wrong = [key for key, direction in objectives.items() if not isinstance(key, str) or direction not in DIRECTIONS]
     if wrong:
         return f"OBJECTIVES[{wrong[0]!r}] must be 'maximize' or 'minimize', got {objectives[wrong[0]]!r}"
+    if not isinstance(getattr(module, "FUSE", True), bool):
+        return f"FUSE must be True or False, got {module.FUSE!r}"
     return None
 
 

@@ -44,6 +44,7 @@ _TOP_KEYS = (
     "max_consecutive_failures",
     "folds",
     "repeats",
+    "fuse",
 )
 
 
@@ -68,6 +69,7 @@ class SweepSpec:
     path: Path
     text: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    fuse: bool = True  # a trial's several fits train fused, where the pipeline allows (same results, faster)
 
     @property
     def test_metric(self) -> str:
@@ -212,6 +214,7 @@ def _parse(doc: Reader, path: Path, text: str, project: Path | None) -> SweepSpe
         repeats=repeats,
         path=path,
         text=text,
+        fuse=doc.get("fuse", bool, default=True),
     )
 
 

@@ -209,7 +209,7 @@ def fit_default(
 ) -> keras.callbacks.History:
     """``model.fit`` on the train split, validating on the validation split each epoch."""
     return model.fit(
-        **feed.feed(dataset.x_train, dataset.y_train, hp["batch_size"], shuffle_seed=hp["seed"]),
+        **feed.feed(dataset.x_train, dataset.y_train, hp["batch_size"], shuffle_seed=hp["seed"], epochs=hp["epochs"]),
         epochs=hp["epochs"],
         validation_data=feed.validation(dataset.x_val, dataset.y_val, hp["batch_size"]),
         callbacks=list(callbacks),

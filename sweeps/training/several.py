@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from sweeps.training import feed
+from sweeps.training import feed, fused
 from sweeps.training.fit import FitRequest, Fitted, Objective, evaluate, failures_as_trial_failed, fit, fresh_model
 
 FOLD, REPEAT = "fold", "repeat"
@@ -63,26 +63,30 @@ def run(
     parts: Sequence[Part],
     callbacks_for: Callable[[Part], Sequence[keras.callbacks.Callback]],
     done: Callable[[Part, Fitted], None],
+    fuse: bool = False,
 ) -> Fitted:
-    """Fit every part, one after another, and combine them into the trial's result.
+    """Fit every part, fused (``sweeps.training.fused``: together, with the same results) or
+    one after another, and combine them into the trial's result.
 
     Args:
         callbacks_for: the callbacks of one part (e.g. logging to its own run).
         done: told each part's result as soon as it is known.
+        fuse: train the parts together; the caller has checked they can (``why_not_fused``).
 
     Raises:
-        TrialFailed: as ``fit``; the part that failed is the one last started.
+        TrialFailed: as ``fit``; one part failing fails the trial.
     """
-    results = []
     with failures_as_trial_failed():
-        for part in parts:
-            results.append(fit(part.request, callbacks_for(part)))
+        results = fused.fit_together([part.request for part in parts], [callbacks_for(part) for part in parts]) if fuse else []
+        for index, part in enumerate(parts):
+            if not fuse:
+                results.append(fit(part.request, callbacks_for(part)))
             if part.kind == REPEAT:
-                results[-1].test = evaluate(results[-1].model, part.request)
-            done(part, results[-1])
+                results[index].test = evaluate(results[index].model, part.request)
+            done(part, results[index])
         combined = combine(results, request.objective)
         if parts[0].kind == FOLD:
-            combined = _with_final_fit(request.trial_view(), combined)
+            combined = _with_final_fit(request.trial_view(), combined, fuse)
     return combined
 
 
@@ -115,11 +119,16 @@ def average_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, li
     return {key: np.mean([h[key][:epochs] for h in histories], axis=0).tolist() for key in histories[0]}
 
 
-def _with_final_fit(view: FitRequest, combined: Fitted) -> Fitted:
-    """K-fold's last step: a model on all rows for the best averaged epoch count, tested."""
-    model = fresh_model(view)
+def _with_final_fit(view: FitRequest, combined: Fitted, lean: bool) -> Fitted:
+    """K-fold's last step: a model on all rows for the best averaged epoch count, tested
+    (trained on the fused fits' lean loop when ``lean``: the same model, sooner)."""
     x, y = _all_rows(view)
-    model.fit(**feed.feed(x, y, view.hp["batch_size"], shuffle_seed=view.hp["seed"]), epochs=combined.best_epoch, verbose=0)
+    epochs = combined.best_epoch
+    if lean:
+        model = fused.fit_alone(view.with_data(replace(view.dataset, x_train=x, y_train=y)), epochs)
+    else:
+        model = fresh_model(view)
+        model.fit(**feed.feed(x, y, view.hp["batch_size"], shuffle_seed=view.hp["seed"], epochs=epochs), epochs=epochs, verbose=0)
     return replace(
         combined, epochs_trained=combined.epochs_trained + combined.best_epoch, test=evaluate(model, view), model=model
     )

@@ -1,8 +1,9 @@
-"""How arrays reach Keras: sparse matrices as a shuffled, batched tf.data pipeline."""
+"""How arrays reach Keras: one seeded tf.data pipeline per fit, sparse or dense."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import tensorflow as tf
 
@@ -25,31 +26,49 @@ def _epoch(dataset) -> tuple[list[float], list[np.ndarray], list[int]]:
     return labels, dense, sizes
 
 
-def test_sparse_training_data_is_every_row_once_per_epoch_reshuffled_and_seeded() -> None:
+def _epochs(dataset, steps: int) -> list[tuple[list[float], list[np.ndarray], list[int]]]:
+    """The dataset's batches cut into epochs of ``steps`` batches, as ``model.fit`` reads them."""
+    batches = list(dataset)
+    return [_epoch(batches[start : start + steps]) for start in range(0, len(batches), steps)]
+
+
+def _epoch(batches) -> tuple[list[float], list[np.ndarray], list[int]]:
+    labels, rows, sizes = [], [], []
+    for x, y in batches:
+        sizes.append(int(y.shape[0]))
+        labels.extend(y.numpy().tolist())
+        rows.extend(tf.sparse.to_dense(x).numpy() if isinstance(x, tf.SparseTensor) else x.numpy())
+    return labels, rows, sizes
+
+
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+def test_training_data_is_every_row_once_per_epoch_reshuffled_and_seeded(sparse: bool) -> None:
     x, y = _matrix()
-    fed = feed.feed(x, y, batch_size=16, shuffle_seed=3)
-    assert set(fed) == {"x", "shuffle"} and fed["shuffle"] is False  # the dataset shuffles itself
-    first, dense, sizes = _epoch(fed["x"])
-    second, _, _ = _epoch(fed["x"])
-    assert sizes == [16, 16, 16, 2]
+    x = x if sparse else x.toarray()
+    fed = feed.feed(x, y, batch_size=16, shuffle_seed=3, epochs=3)
+    assert set(fed) == {"x", "steps_per_epoch", "shuffle"} and fed["shuffle"] is False  # the dataset shuffles itself
+    assert fed["steps_per_epoch"] == feed.steps(x, 16) == 4
+    epochs = _epochs(fed["x"], 4)
+    assert len(epochs) == 3 and all(sizes == [16, 16, 16, 2] for _, _, sizes in epochs)  # no batch spans two epochs
+    (first, rows, _), (second, _, _), _ = epochs
     assert sorted(first) == sorted(second) == list(range(50))
     assert first != second  # a new order every epoch
-    assert first == _epoch(feed.feed(x, y, 16, shuffle_seed=3)["x"])[0]  # the same seed, the same orders
-    for label, row in zip(first, dense, strict=False):  # rows travel with their labels
-        np.testing.assert_array_equal(row, x[int(label)].toarray()[0])
+    again = _epochs(feed.dataset(x, y, 16, shuffle_seed=3, epochs=2), 4)
+    assert [e[0] for e in again] == [first, second]  # each epoch's order follows from the seed and the epoch alone
+    assert _epochs(feed.dataset(x, y, 16, shuffle_seed=4, epochs=1), 4)[0][0] != first
+    dense = x.toarray() if sparse else x
+    for label, row in zip(first, rows, strict=True):  # rows travel with their labels
+        np.testing.assert_array_equal(row, dense[int(label)])
 
 
-def test_sparse_validation_keeps_the_order_and_dense_arrays_go_to_keras_as_they_are() -> None:
+def test_validation_keeps_the_order_in_float32() -> None:
     x, y = _matrix(20)
-    labels, dense, _ = _epoch(feed.validation(x, y, batch_size=8))
-    assert labels == list(range(20))
-    np.testing.assert_array_equal(np.array(dense), x.toarray())
-    array = x.toarray()
-    fed = feed.feed(array, y, 8)
-    assert set(fed) == {"x", "y", "batch_size"} and fed["x"] is array and fed["y"] is y and fed["batch_size"] == 8
-    assert feed.feed(array, y, 8, shuffle_seed=1)["shuffle"] is True  # Keras shuffles dense arrays itself
-    held = feed.validation(array, y, 8)
-    assert held[0] is array and held[1] is y
+    for rows in (x, x.toarray().astype(np.float64)):
+        labels, dense, sizes = _epoch(feed.validation(rows, y, batch_size=8))
+        assert labels == list(range(20)) and sizes == [8, 8, 4]
+        np.testing.assert_array_equal(np.array(dense), x.toarray())
+    (batch, _), *_ = feed.validation(x.toarray().astype(np.float64), y, 8)
+    assert batch.dtype == tf.float32  # what Keras's own adapter hands the model
 
 
 def test_unsorted_sparse_indices_are_accepted() -> None:
@@ -61,12 +80,12 @@ def test_unsorted_sparse_indices_are_accepted() -> None:
 
 def test_a_matrix_is_converted_once_and_forgotten_with_it() -> None:
     x, y = _matrix()
-    first = feed._sparse_tensor(x)
-    assert feed._sparse_tensor(x) is first  # the next trial reuses the conversion
+    first = feed._ragged(x)
+    assert feed._ragged(x) is first  # the next trial reuses the conversion
     assert _epoch(feed.validation(x, y, 16))[0] == list(range(50))
     key = id(x)
     del x, first
     import gc
 
     gc.collect()
-    assert key not in feed._tensors
+    assert key not in feed._ragged_rows
