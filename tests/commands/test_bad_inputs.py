@@ -56,6 +56,7 @@ SPACES = {  # file name -> document (a string or bytes is written as is)
     "grid_float": {**BASE, "name": "grid_float", "params": {"dropout": {"type": "float", "low": 0.0, "high": 0.5}}},
     "bad_metric": {**BASE, "name": "bad_metric", "objective": {"metric": "val_auc"}},
     "name_mismatch": {**BASE, "name": "another_name"},
+    "fuse_maybe": {**BASE, "name": "fuse_maybe", "fuse": "maybe"},
     # Values no trial could use: said before anything runs.
     "nan_dropout": {**BASE, "name": "nan_dropout", "fixed": {"dropout": float("nan")}},
     "hyperband_zero": {
@@ -118,6 +119,7 @@ CASES = [  # (arguments, the rule the one line must state, exit code)
         r"--storage postgresql://bob:\*\*\*@127\.0\.0\.1:1/optuna: no answer from 127\.0\.0\.1:1 within 5 s",
         1,
     ),
+    (["fuse_maybe"], r"fuse_maybe\.yaml: fuse: must be true or false, got 'maybe'", 2),
     (["nan_dropout"], r"nan_dropout\.yaml: fixed\.dropout: must be a finite number, got nan", 2),
     (["s", "--set", "learning_rate=.nan"], r"--set learning_rate=nan: learning_rate: must be a finite number, got nan", 2),
     (["s", "--set", "l2=.inf"], r"--set l2=inf: l2: must be a finite number, got inf", 2),
