@@ -198,10 +198,19 @@ def evaluate(model: keras.Model, request: FitRequest) -> dict[str, float]:
     """Test-set metrics, named ``test_<metric>``."""
     dataset = request.dataset
     test = model.evaluate(**feed.feed(dataset.x_test, dataset.y_test, request.hp["batch_size"]), verbose=0, return_dict=True)
-    bad = [f"test_{key}={value}" for key, value in test.items() if not math.isfinite(value)]
+    return checked_test_metrics(test)
+
+
+def checked_test_metrics(values: Mapping[str, float]) -> dict[str, float]:
+    """Metrics measured on the test set, named ``test_<metric>``.
+
+    Raises:
+        TrialFailed: one is NaN or infinite.
+    """
+    bad = [f"test_{key}={value}" for key, value in values.items() if not math.isfinite(value)]
     if bad:
         raise TrialFailed(f"{', '.join(bad)} on the test set; the trial has no result")
-    return {f"test_{key}": float(value) for key, value in test.items()}
+    return {f"test_{key}": float(value) for key, value in values.items()}
 
 
 def fit_default(

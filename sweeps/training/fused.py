@@ -22,7 +22,7 @@ import keras
 from sweeps.errors import TrialFailed
 from sweeps.spec.contract import Pipeline
 from sweeps.training import feed
-from sweeps.training.fit import BestEpoch, FitRequest, Fitted, check_finite, fresh_model, stopping
+from sweeps.training.fit import BestEpoch, FitRequest, Fitted, check_finite, checked_test_metrics, fresh_model, stopping
 
 
 def why_not_fused(pipeline: Pipeline) -> str | None:
@@ -49,11 +49,14 @@ class _Copy:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def fit_together(requests: Sequence[FitRequest], callbacks: Sequence[Sequence[keras.callbacks.Callback]]) -> list[Fitted]:
+def fit_together(
+    requests: Sequence[FitRequest], callbacks: Sequence[Sequence[keras.callbacks.Callback]], test: bool = False
+) -> list[Fitted]:
     """Fit every request (each on the trial's view of its data) as one fused set.
 
     Returns what ``fit`` would have returned for each one alone: best value and epoch, the
-    best epoch's weights restored, its curves (``test`` left empty).
+    best epoch's weights restored, its curves; with ``test``, what ``evaluate`` would have
+    measured on its test set, measured on the same fused loop.
 
     Raises:
         BuildFailed: the pipeline's ``build_model`` raised.
@@ -64,7 +67,8 @@ def fit_together(requests: Sequence[FitRequest], callbacks: Sequence[Sequence[ke
         _copy(request, [*extra, best, *stopping(request)], validate=True)
         for request, extra, best in zip(requests, callbacks, bests, strict=True)
     ]
-    train_copies(copies, requests[0].hp["epochs"])
+    test_step = _Stepper("test_step")
+    train_copies(copies, requests[0].hp["epochs"], test_step)
     results = []
     for request, copy, best in zip(requests, copies, bests, strict=True):
         check_finite(copy.history)
@@ -72,20 +76,35 @@ def fit_together(requests: Sequence[FitRequest], callbacks: Sequence[Sequence[ke
             raise TrialFailed(f"no finite {request.objective.metric} was reported in {len(copy.history['loss'])} epoch(s)")
         epochs = len(copy.history["loss"])
         results.append(Fitted(best.value, best.epoch, epochs, copy.history, {}, copy.model))
+    for result, measured in zip(results, _tested(copies, requests, test_step) if test else [], strict=False):
+        result.test = checked_test_metrics(measured)
     return results
+
+
+def _tested(copies: Sequence[_Copy], requests: Sequence[FitRequest], test_step: _Stepper) -> list[dict[str, float]]:
+    """Every copy's metrics on its test set (its best epoch's weights are back), on the loop
+    already compiled for validation."""
+    work = []
+    for copy, request in zip(copies, requests, strict=True):
+        copy.model.reset_metrics()
+        data, batch_size = request.dataset, request.hp["batch_size"]
+        work.append((copy.model, iter(feed.dataset(data.x_test, data.y_test, batch_size)), feed.steps(data.x_test, batch_size)))
+    test_step.run(work)
+    return [_results(copy.model) for copy in copies]
 
 
 def fit_alone(request: FitRequest, epochs: int) -> keras.Model:
     """A fresh model trained ``epochs`` epochs on all of ``request``'s training rows, without
     validation (K-fold's final refit), on the same lean loop as the fused copies."""
     copy = _copy(replace(request, hp={**request.hp, "epochs": epochs}), [], validate=False)
-    train_copies([copy], epochs)
+    train_copies([copy], epochs, _Stepper("test_step"))
     return copy.model
 
 
-def train_copies(copies: Sequence[_Copy], epochs: int) -> None:
-    """The epoch loop of ``model.fit``, for several models stepped together."""
-    train_step, test_step = _Stepper("train_step"), _Stepper("test_step")
+def train_copies(copies: Sequence[_Copy], epochs: int, test_step: _Stepper) -> None:
+    """The epoch loop of ``model.fit``, for several models stepped together (validating with
+    ``test_step``)."""
+    train_step = _Stepper("train_step")
     for copy in copies:
         copy.model.stop_training = False
         copy.callbacks.on_train_begin()

@@ -77,12 +77,16 @@ def run(
         TrialFailed: as ``fit``; one part failing fails the trial.
     """
     with failures_as_trial_failed():
-        results = fused.fit_together([part.request for part in parts], [callbacks_for(part) for part in parts]) if fuse else []
+        replicates = parts[0].kind == REPEAT  # each tested; K-fold tests only its final refit
+        results = []
+        if fuse:
+            callbacks = [callbacks_for(part) for part in parts]
+            results = fused.fit_together([part.request for part in parts], callbacks, test=replicates)
         for index, part in enumerate(parts):
             if not fuse:
                 results.append(fit(part.request, callbacks_for(part)))
-            if part.kind == REPEAT:
-                results[index].test = evaluate(results[index].model, part.request)
+                if replicates:
+                    results[index].test = evaluate(results[index].model, part.request)
             done(part, results[index])
         combined = combine(results, request.objective)
         if parts[0].kind == FOLD:
