@@ -8,6 +8,7 @@ STORE_ROOT = Path("mlruns")  # the local stores, data cache and logs, under the 
 SCHEDULE_FILE = "nightly.yaml"  # the nightly schedule lives with the sweeps but is not one
 CONNECT_TIMEOUT = 5.0  # seconds a store's server gets to answer before a command gives up on it
 HEARTBEAT_SECONDS = 60  # a running trial's heartbeat; a worker silent for twice this is presumed dead
+METRICS_FLUSH_SECONDS = 5  # a training run's per-epoch metrics reach MLflow at most this late
 PROGRESS_LINE_SECONDS = 30  # without a terminal, a long trial says how far it got at most this often
 MAX_CONSECUTIVE_FAILURES = 3  # failed trials in a row that stop a sweep
 NIGHTLY_TIME = "02:30"  # when `sweeps schedule` runs the nightly sweeps

@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import keras
 
+from sweeps.defaults import METRICS_FLUSH_SECONDS
 from sweeps.tracking.tracker import Tracker
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Logs every metric Keras reports at the end of each epoch, at ``step=epoch`` (1-based)."""
+    """Logs every metric Keras reports at the end of each epoch, at ``step=epoch`` (1-based).
+
+    Epochs are sent together at most every ``METRICS_FLUSH_SECONDS`` and when training ends:
+    a request per epoch (a database commit each) cost small models more than the epoch itself.
+    """
 
     def __init__(self, tracker: Tracker, run_id: str) -> None:
         super().__init__()
         self.tracker, self.run_id = tracker, run_id
+        self._pending: list[tuple[int, dict[str, float]]] = []
+        self._sent = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
         if logs:
-            self.tracker.log(self.run_id, metrics=dict(logs), step=epoch + 1)
+            self._pending.append((epoch + 1, dict(logs)))
+        if time.monotonic() - self._sent >= METRICS_FLUSH_SECONDS:
+            self.flush()
+
+    def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Send the epochs not sent yet."""
+        if self._pending:
+            self.tracker.log_steps(self.run_id, self._pending)
+            self._pending = []
+        self._sent = time.monotonic()
 
 
 def model_summary(model: keras.Model) -> str:
