@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sweeps.errors import ServiceError
 
-STOP_GRACE = 6.0  # seconds a stopped server gets to exit before it is killed
+STOP_GRACE = 4.0  # seconds a stopped server gets to exit before it is killed (well inside the 10 s promised)
 
 
 @dataclass

@@ -86,15 +86,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     """
     datasets = DatasetCache(spec.pipeline, options.data)
     dataset = datasets.get(spec.hyperparameters({}))
-    say(f"  data: {dataset.source.describe()} ({dataset.sizes()})")
-    for note in dataset.notes:
-        say(f"  note: {note}")
-    unfused = why_not_fused(spec.pipeline) if spec.fuse and (spec.folds or spec.repeats > 1) else None
-    if unfused:
-        say(f"  note: {unfused}, so each trial's {'folds' if spec.folds else 'replicates'} train one after another")
-    rows = len(dataset.y_train) + len(dataset.y_val)
-    if spec.folds and spec.folds > rows:  # said now, not as a failed trial once the stores are written
-        raise ConfigError(f"{spec.path}: folds: {spec.folds} folds need at least {spec.folds} rows; the data has {rows}")
+    _describe(spec, dataset)
     options.stores.prepare()
     name = options.study or spec.study_name
     engine = open_engine(
@@ -136,6 +128,24 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     ctx = SweepContext(spec, engine, tracker, datasets, parent_run, tags, progress, options.keep_models)
     _run_trials(ctx, result, options, joined)
     return result
+
+
+def _describe(spec: SweepSpec, dataset: Dataset) -> None:
+    """Say which data and how it trains; a data set too small for the folds is said now, not as
+    a failed trial once the stores are written.
+
+    Raises:
+        ConfigError: fewer rows than folds.
+    """
+    say(f"  data: {dataset.source.describe()} ({dataset.sizes()})")
+    for note in dataset.notes:
+        say(f"  note: {note}")
+    unfused = why_not_fused(spec.pipeline) if spec.fuse and (spec.folds or spec.repeats > 1) else None
+    if unfused:
+        say(f"  note: {unfused}, so each trial's {'folds' if spec.folds else 'replicates'} train one after another")
+    rows = len(dataset.y_train) + len(dataset.y_val)
+    if spec.folds and spec.folds > rows:
+        raise ConfigError(f"{spec.path}: folds: {spec.folds} folds need at least {spec.folds} rows; the data has {rows}")
 
 
 def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions) -> dict[str, Any]:

@@ -202,11 +202,7 @@ def evaluate(model: keras.Model, request: FitRequest) -> dict[str, float]:
 
 
 def checked_test_metrics(values: Mapping[str, float]) -> dict[str, float]:
-    """Metrics measured on the test set, named ``test_<metric>``.
-
-    Raises:
-        TrialFailed: one is NaN or infinite.
-    """
+    """Metrics measured on the test set, named ``test_<metric>`` (``TrialFailed`` if one is not finite)."""
     bad = [f"test_{key}={value}" for key, value in values.items() if not math.isfinite(value)]
     if bad:
         raise TrialFailed(f"{', '.join(bad)} on the test set; the trial has no result")

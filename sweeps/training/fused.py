@@ -86,11 +86,9 @@ def _tested(copies: Sequence[_Copy], requests: Sequence[FitRequest], test_step: 
     already compiled for validation."""
     work = []
     for copy, request in zip(copies, requests, strict=True):
-        copy.model.reset_metrics()
         data, batch_size = request.dataset, request.hp["batch_size"]
         work.append((copy.model, iter(feed.dataset(data.x_test, data.y_test, batch_size)), feed.steps(data.x_test, batch_size)))
-    test_step.run(work)
-    return [_results(copy.model) for copy in copies]
+    return test_step.run(work)
 
 
 def fit_alone(request: FitRequest, epochs: int) -> keras.Model:
@@ -113,24 +111,20 @@ def train_copies(copies: Sequence[_Copy], epochs: int, test_step: _Stepper) -> N
         if not active:
             break
         for copy in active:
-            copy.model.reset_metrics()
             copy.callbacks.on_epoch_begin(epoch)
-        train_step.run([(copy.model, copy.train, copy.steps) for copy in active])
-        logs = {id(copy): _results(copy.model) for copy in active}
+        trained = train_step.run([(copy.model, copy.train, copy.steps) for copy in active])
         validating = [copy for copy in active if copy.validation is not None]
-        for copy in validating:
-            copy.model.reset_metrics()
-        test_step.run([(copy.model, copy.validation, copy.validation_steps) for copy in validating])
-        for copy in active:
-            _end_epoch(copy, epoch, logs[id(copy)])
+        validated = test_step.run([(copy.model, copy.validation, copy.validation_steps) for copy in validating])
+        checked = {id(copy): values for copy, values in zip(validating, validated, strict=True)}
+        for copy, logs in zip(active, trained, strict=True):
+            logs.update({f"val_{key}": value for key, value in checked.get(id(copy), {}).items()})
+            _end_epoch(copy, epoch, logs)
     for copy in copies:
         copy.callbacks.on_train_end()
 
 
 def _end_epoch(copy: _Copy, epoch: int, logs: dict[str, float]) -> None:
     """Record the copy's epoch and tell its callbacks (which may stop it)."""
-    if copy.validation is not None:
-        logs.update({f"val_{key}": value for key, value in _results(copy.model).items()})
     for key, value in logs.items():
         copy.history.setdefault(key, []).append(value)
     if not math.isfinite(logs["loss"]):  # what TerminateOnNaN does
@@ -140,47 +134,48 @@ def _end_epoch(copy: _Copy, epoch: int, logs: dict[str, float]) -> None:
 
 class _Stepper:
     """Runs Keras's own step (``train_step`` or ``test_step``) of several models, many steps per
-    call: one compiled TensorFlow loop per set of models stepping together."""
+    call: one compiled TensorFlow loop per set of models stepping together, which also resets
+    their metrics first and reads them at the end (no eager work per epoch)."""
 
     def __init__(self, step: str) -> None:
         self.step = step
-        self._loops: dict[tuple[int, ...], Callable[..., Any]] = {}
+        self._loops: dict[tuple[tuple[int, ...], bool], Callable[..., Any]] = {}
 
-    def run(self, work: Sequence[tuple[keras.Model, Any, int]]) -> None:
-        """Step each model through the next ``steps`` batches of its iterator; where the counts
-        differ, the models with more go on alone."""
+    def run(self, work: Sequence[tuple[keras.Model, Any, int]]) -> list[dict[str, float]]:
+        """Step each model through the next ``steps`` batches of its iterator, its metrics reset
+        first, and return its metrics; where the counts differ, the models with more go on alone."""
         import tensorflow as tf
 
         if not work:
-            return
+            return []
         common = min(steps for _, _, steps in work)
-        self._loop([model for model, _, _ in work])(tuple(it for _, it, _ in work), tf.constant(common))
+        models = [model for model, _, _ in work]
+        measured = self._loop(models, True)(tuple(it for _, it, _ in work), tf.constant(common))
+        found = dict(zip(map(id, models), measured, strict=True))
         for model, it, steps in work:
             if steps > common:
-                self._loop([model])((it,), tf.constant(steps - common))
+                (found[id(model)],) = self._loop([model], False)((it,), tf.constant(steps - common))
+        return [{key: float(value) for key, value in found[id(model)].items()} for model in models]
 
-    def _steps(self, models: Sequence[keras.Model]) -> Callable[[tuple[Any, ...]], None]:
-        steps = [getattr(model, self.step) for model in models]
-
-        def one_step_each(iterators: tuple[Any, ...]) -> None:
-            for step, iterator in zip(steps, iterators, strict=True):
-                step(next(iterator))
-
-        return one_step_each
-
-    def _loop(self, models: Sequence[keras.Model]) -> Callable[..., Any]:
-        key = tuple(id(model) for model in models)
+    def _loop(self, models: Sequence[keras.Model], fresh: bool) -> Callable[..., Any]:
+        key = (tuple(id(model) for model in models), fresh)
         if key not in self._loops:
             import tensorflow as tf
 
-            one_step_each = self._steps(models)
+            steps = [getattr(model, self.step) for model in models]
 
-            def loop(iterators: tuple[Any, ...], count: Any) -> None:
+            def loop(iterators: tuple[Any, ...], count: Any) -> list[Any]:
+                if fresh:
+                    for model in models:
+                        model.reset_metrics()
+
                 def body(step: Any) -> Any:
-                    one_step_each(iterators)
+                    for one_step, iterator in zip(steps, iterators, strict=True):
+                        one_step(next(iterator))
                     return (step + 1,)
 
                 tf.while_loop(lambda step: step < count, body, (tf.constant(0),))
+                return [model.get_metrics_result() for model in models]
 
             # Keras's steps are graph-ready already: converting its code with AutoGraph only costs time
             self._loops[key] = tf.function(loop, autograph=False)
@@ -200,7 +195,3 @@ def _copy(request: FitRequest, callbacks: list[keras.callbacks.Callback], valida
     validation = iter(feed.dataset(data.x_val, data.y_val, batch_size).repeat()) if validate else None
     listed = keras.callbacks.CallbackList(callbacks, model=model)
     return _Copy(model, iter(train), feed.steps(data.x_train, batch_size), validation, feed.steps(data.x_val, batch_size), listed)
-
-
-def _results(model: keras.Model) -> dict[str, float]:
-    return {key: float(value) for key, value in model.get_metrics_result().items()}
