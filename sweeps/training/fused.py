@@ -68,7 +68,7 @@ def fit_together(
         for request, extra, best in zip(requests, callbacks, bests, strict=True)
     ]
     test_step = _Stepper("test_step")
-    train_copies(copies, requests[0].hp["epochs"], test_step)
+    _train_copies(copies, requests[0].hp["epochs"], test_step)
     results = []
     for request, copy, best in zip(requests, copies, bests, strict=True):
         check_finite(copy.history)
@@ -95,11 +95,11 @@ def fit_alone(request: FitRequest, epochs: int) -> keras.Model:
     """A fresh model trained ``epochs`` epochs on all of ``request``'s training rows, without
     validation (K-fold's final refit), on the same lean loop as the fused copies."""
     copy = _copy(replace(request, hp={**request.hp, "epochs": epochs}), [], validate=False)
-    train_copies([copy], epochs, _Stepper("test_step"))
+    _train_copies([copy], epochs, _Stepper("test_step"))
     return copy.model
 
 
-def train_copies(copies: Sequence[_Copy], epochs: int, test_step: _Stepper) -> None:
+def _train_copies(copies: Sequence[_Copy], epochs: int, test_step: _Stepper) -> None:
     """The epoch loop of ``model.fit``, for several models stepped together (validating with
     ``test_step``)."""
     train_step = _Stepper("train_step")
