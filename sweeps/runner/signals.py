@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,12 +11,19 @@ from contextlib import contextmanager
 
 @contextmanager
 def shielded() -> Iterator[None]:
-    """Ignore Ctrl-C while runs are being closed, so a second Ctrl-C cannot leave one RUNNING."""
+    """Hold Ctrl-C back while records are being written, so none is left half-written or RUNNING.
+
+    A Ctrl-C that arrives meanwhile is not lost: once the block is done, ``KeyboardInterrupt``
+    is raised as if it had arrived then (unless one is already on its way out).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+    if held and not isinstance(sys.exc_info()[1], KeyboardInterrupt):  # (in a finally, the one on its way out)
+        raise KeyboardInterrupt

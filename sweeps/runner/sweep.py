@@ -201,6 +201,8 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
         close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
         try:
             outcome = run_tracked_trial(ctx, proposal)
+        except Interrupted:
+            raise
         except KeyboardInterrupt:
             raise Interrupted(f"trial {proposal.number} was marked FAIL and its run KILLED") from None
         result.ran += 1

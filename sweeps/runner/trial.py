@@ -15,7 +15,7 @@ import keras
 
 from sweeps.data.dataset import Dataset
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
-from sweeps.errors import PipelineError, TrialFailed, first_line
+from sweeps.errors import Interrupted, PipelineError, TrialFailed, first_line
 from sweeps.faults import crash_point
 from sweeps.reporting import plots
 from sweeps.runner.progress import Progress
@@ -91,17 +91,29 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
         outcome = Outcome(FAIL, attrs={**ids, "error": first_line(error, with_type=not isinstance(error, TrialFailed))})
         tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
     finally:
-        with shielded():
-            tracker.log(
-                run_id, tags={"state": outcome.state, **({"error": outcome.attrs["error"]} if outcome.state == FAIL else {})}
-            )
-            engine.tell(proposal, outcome)
-            crash_point("after-tell")
-            tracker.end_run(run_id, KILLED if interrupted else _RUN_STATUS[outcome.state])
+        _record(ctx, proposal, run_id, outcome, interrupted)
     if broken is not None:
         raise broken
     ctx.models_built = True
     return outcome
+
+
+def _record(ctx: SweepContext, proposal: Proposal, run_id: str, outcome: Outcome, interrupted: bool) -> None:
+    """Tell the engine and MLflow how the trial ended, shielded from Ctrl-C.
+
+    Raises:
+        Interrupted: Ctrl-C arrived while the records were written; they were written first.
+    """
+    try:
+        with shielded():
+            error = {"error": outcome.attrs["error"]} if outcome.state == FAIL else {}
+            ctx.tracker.log(run_id, tags={"state": outcome.state, **error})
+            ctx.engine.tell(proposal, outcome)
+            crash_point("after-tell")
+            ctx.tracker.end_run(run_id, KILLED if interrupted else _RUN_STATUS[outcome.state])
+    except KeyboardInterrupt:
+        ended = "was marked FAIL and its run KILLED" if interrupted else f"ended {outcome.state} as it was stopped"
+        raise Interrupted(f"trial {proposal.number} {ended}") from None
 
 
 def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: str) -> Outcome:
