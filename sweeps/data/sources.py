@@ -97,9 +97,9 @@ def load(
     if raw.keras_load is not None and not options.generated:
         cached_file = keras_cache_dir() / (raw.keras_filename or raw.filename)
         if cached_file.exists():
-            return _from(raw, "keras", cached_file, options, settings, lambda: encode(raw.keras_load()))
+            return _from(raw, "keras", cached_file, options, settings, lambda: encode(_quietly(raw.keras_load)))
         try:
-            loaded = raw.keras_load()
+            loaded = _quietly(raw.keras_load)
         except Exception as error:  # Keras raises a bare Exception for a failed download.
             log.info("Keras could not load %s: %s", raw.filename, error)
         else:
@@ -107,6 +107,12 @@ def load(
     if not options.generated:
         say(GENERATED_WARNING.format(filename=raw.filename, task=raw.task))
     return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
+
+
+def _quietly(keras_load: Callable[[], Any]) -> Any:
+    """``keras_load()`` with what it prints ("Downloading data from ...") on stderr: progress, not a result."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return keras_load()
 
 
 def existing(path: Path) -> Path | None:
@@ -134,8 +140,7 @@ def keras_loader(dataset: str, **kwargs: Any) -> Callable[[], Any]:
     def load() -> Any:
         import keras
 
-        with contextlib.redirect_stdout(sys.stderr):  # "Downloading data from ..." is progress, not a result
-            return getattr(keras.datasets, dataset).load_data(**kwargs)
+        return getattr(keras.datasets, dataset).load_data(**kwargs)
 
     return load
 
