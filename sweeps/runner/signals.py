@@ -27,3 +27,10 @@ def shielded() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if held and not isinstance(sys.exc_info()[1], KeyboardInterrupt):  # (in a finally, the one on its way out)
         raise KeyboardInterrupt
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that will be sent Ctrl-C (a ``--jobs`` worker): SIGINT's default
+    action in it, even when this process was started where SIGINT is ignored (a background job,
+    nohup, some CI runners), an ignoring every child would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

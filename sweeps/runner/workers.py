@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sweeps.errors import Interrupted, SweepAborted
+from sweeps.runner.signals import interruptible
 
 
 def threads_per_worker(jobs: int) -> int:
@@ -43,7 +44,11 @@ def launch(argv: Sequence[str], jobs: int, log_dir: Path, poll: Callable[[], Non
         logs.append(log_dir / f"worker-{index}.log")
         with open(logs[-1], "w") as log:
             command = [sys.executable, "-m", "sweeps", "run", *argv, "--worker", "--threads", str(threads)]
-            workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            workers.append(
+                subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=interruptible
+                )
+            )
     try:
         while any(worker.poll() is None for worker in workers):
             poll()

@@ -15,6 +15,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeps.cli import main
+from sweeps.runner.signals import interruptible
 from sweeps.spec.catalog import sweep_files
 from tests.support import BASE, REPO, mlflow_runs, run_sweeps
 
@@ -110,6 +111,7 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
             cwd=tmp_path,
             stderr=stderr,
             stdout=subprocess.DEVNULL,
+            preexec_fn=interruptible,
             env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
         )
     try:

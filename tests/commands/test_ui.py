@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.data.sources import DataOptions
+from sweeps.runner.signals import interruptible
 from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.stores import Stores
@@ -68,6 +69,7 @@ def start_ui(workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=interruptible,
     )
     printed: list[str] = []
     reader = threading.Thread(target=lambda: printed.append(server.stdout.readline()), daemon=True)
