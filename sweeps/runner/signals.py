@@ -16,8 +16,8 @@ def shielded() -> Iterator[None]:
     A Ctrl-C that arrives meanwhile is not lost: once the block is done, ``KeyboardInterrupt``
     is raised as if it had arrived then (unless one is already on its way out).
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        yield  # (a process that ignores Ctrl-C, such as a background job, goes on ignoring it)
         return
     held: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
