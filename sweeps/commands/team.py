@@ -28,12 +28,7 @@ def services(args: argparse.Namespace, backend: str, destination: str) -> list[S
         backend,
         "--artifacts-destination",
         destination,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--workers",
-        str(args.workers),
+        *_listening(args),
     ]
     running = [Service("the MLflow tracking server", mlflow, args.host, args.port, logs / "server-mlflow.log", env=QUIET_SERVER)]
     if args.optuna_proxy:
@@ -65,6 +60,11 @@ def worker_options(args: argparse.Namespace, host: str, backend: str, destinatio
     return lines
 
 
+def _listening(args: argparse.Namespace) -> list[str]:
+    """Where the server listens and with how many workers: the same options for MLflow and for the unit."""
+    return ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+
+
 def systemd_unit(args: argparse.Namespace, backend: str, destination: str) -> str:
     """A systemd service running this server; the database URLs go in an environment file."""
     command = [
@@ -72,12 +72,7 @@ def systemd_unit(args: argparse.Namespace, backend: str, destination: str) -> st
         "-m",
         "sweeps",
         "server",
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--workers",
-        str(args.workers),
+        *_listening(args),
     ]
     if args.optuna_proxy:
         command += ["--optuna-proxy", "--proxy-port", str(args.proxy_port)]
