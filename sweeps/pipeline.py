@@ -33,9 +33,9 @@ callbacks) -> keras.callbacks.History`` for a training loop of its own, which mu
 
 The several fits of one trial (K folds, N replicate seeds) train fused: each its own compiled
 model, stepped together by one TensorFlow loop, with the results each would have had alone.
-Any Keras model on dense input fuses (Dense stacks, LSTMs, convolutions); sparse inputs, a
-pipeline with a ``fit`` of its own, and ``FUSE = False`` (say, for a model keeping state outside
-its weights) train them one after another.
+Any Keras model under Keras's own training step fuses (Dense stacks on dense or sparse input,
+LSTMs, convolutions); a pipeline with a ``fit`` of its own, and ``FUSE = False`` (say, for a
+model keeping state outside its weights) train them one after another.
 
 The contract is checked when the pipeline loads (``sweeps check NAME`` tries it end to end):
 a missing function, a wrong signature or a bad declaration is one line naming the file and the

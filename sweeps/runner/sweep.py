@@ -140,7 +140,7 @@ def _describe(spec: SweepSpec, dataset: Dataset) -> None:
     say(f"  data: {dataset.source.describe()} ({dataset.sizes()})")
     for note in dataset.notes:
         say(f"  note: {note}")
-    unfused = why_not_fused(spec.pipeline, dataset) if spec.fuse and (spec.folds or spec.repeats > 1) else None
+    unfused = why_not_fused(spec.pipeline) if spec.fuse and (spec.folds or spec.repeats > 1) else None
     if unfused:
         say(f"  note: {unfused}, so each trial's {'folds' if spec.folds else 'replicates'} train one after another")
     rows = len(dataset.y_train) + len(dataset.y_val)

@@ -180,7 +180,7 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
         tracker.end_run(open_runs.pop(part.index), FINISHED)
 
     try:
-        fuse = ctx.spec.fuse and why_not_fused(request.pipeline, request.dataset) is None
+        fuse = ctx.spec.fuse and why_not_fused(request.pipeline) is None
         fitted = several.run(request, parts, callbacks_for, done, fuse)
     except BaseException as error:
         with shielded():  # the fits that were running when it broke

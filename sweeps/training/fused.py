@@ -18,30 +18,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
-import scipy.sparse as sp
 
-from sweeps.data.dataset import Dataset
 from sweeps.errors import TrialFailed
 from sweeps.spec.contract import Pipeline
 from sweeps.training import feed
 from sweeps.training.fit import BestEpoch, FitRequest, Fitted, check_finite, checked_test_metrics, fresh_model, stopping
 
 
-def why_not_fused(pipeline: Pipeline, dataset: Dataset | None = None) -> str | None:
-    """Why the fits of ``pipeline``'s trials (on ``dataset``) do not train together (``None`` when they do).
-
-    Sparse inputs train one after another for now: fused, IMDB's measured slower than
-    sequential fits on this project's benchmark (``benchmarks/fused.py``), though equal in
-    every number; ``several.run(..., fuse=True)`` still trains them fused.
-    """
+def why_not_fused(pipeline: Pipeline) -> str | None:
+    """Why the fits of ``pipeline``'s trials do not train together (``None`` when they do)."""
     if keras.backend.backend() != "tensorflow":
         return f"fused fits need Keras's TensorFlow backend, not {keras.backend.backend()}"
     if pipeline.custom_fit is not None:
         return f"pipeline {pipeline.name} trains with a fit() of its own"
     if not pipeline.fuses:
         return f"pipeline {pipeline.name} sets FUSE = False"
-    if dataset is not None and sp.issparse(dataset.x_train):
-        return "the input is sparse, where fused fits measured slower (benchmarks/fused.py)"
     return None
 
 
