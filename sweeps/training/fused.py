@@ -188,8 +188,9 @@ def _copy(request: FitRequest, callbacks: list[keras.callbacks.Callback], valida
     model = fresh_model(request)
     data, batch_size = request.dataset, request.hp["batch_size"]
     # Metric, loss and optimizer state made now, eagerly: a compiled loop may not create them.
-    # An inference step on one batch changes no weight and draws no random number.
-    model.test_step(next(iter(feed.dataset(data.x_train, data.y_train, batch_size))))
+    # An inference step on one batch changes no weight and draws no random number; the batch is
+    # the first rows alone (a dataset of all of them would copy the whole training set for it).
+    model.test_step(next(iter(feed.dataset(data.x_train[:batch_size], data.y_train[:batch_size], batch_size))))
     model.optimizer.build(model.trainable_variables)
     train = feed.dataset(data.x_train, data.y_train, batch_size, request.hp["seed"], request.hp["epochs"])
     validation = iter(feed.dataset(data.x_val, data.y_val, batch_size).repeat()) if validate else None
