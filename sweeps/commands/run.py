@@ -18,6 +18,7 @@ from sweeps.commands.common import (
 )
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.errors import EXIT_OK, ConfigError
+from sweeps.formatting import headline
 from sweeps.logs import NOTES, library_logs_to, say
 
 
@@ -129,7 +130,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         artifact_location=args.artifact_location,
     )
     with library_logs_to(stores.log_dir / f"{spec.name}.log") as log:
-        say(f"{spec.name}: {spec.description}")
+        say(headline(f"{spec.name}: {spec.description}"))  # `list` and the parent run's note show it whole
         say(f"  MLflow {mask(stores.tracking_uri)} | {state} | log {log}")
         if args.jobs > 1:
             say(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in {stores.log_dir}")
