@@ -7,6 +7,8 @@ callback the runner hands to ``fit``, and the runner opens and closes runs (alwa
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import time
@@ -26,6 +28,7 @@ from sweeps.tracking.stores import absolute, create_sqlite_store, disk_full, mas
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+_chatter = logging.getLogger("sweeps.mlflow")  # what MLflow prints: the log file's, when there is one
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 PARENT_TAG = MLFLOW_PARENT_RUN_ID
@@ -219,4 +222,13 @@ class Tracker:
         return models.load_model(self._client, run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
-        self._client.set_terminated(run_id, status)
+        """End the run. With a tracking server, MLflow writes "🏃 View run ... at: ..." and
+        "🧪 View experiment at: ..." to stdout as it ends each run: they go to the log, with
+        the rest of its chatter, not between a worker's progress lines."""
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                self._client.set_terminated(run_id, status)
+        finally:
+            for line in printed.getvalue().splitlines():
+                _chatter.info(line)
