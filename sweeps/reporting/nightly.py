@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeps.formatting import param_text
 from sweeps.reporting.tables import cell, render_table
 from sweeps.tracking.tracker import FINISHED, PARENT_TAG, Tracker
 
@@ -110,7 +111,7 @@ def summary(date: dt.date, nights: list[Night]) -> str:
             cell(n.previous),
             "-" if n.change is None else f"{n.change:+.4f}",
             n.verdict,
-            n.error or " ".join(f"{k}={v}" for k, v in n.params.items()),
+            n.error or " ".join(f"{k}={param_text(v)}" for k, v in n.params.items()),
         ]
         for n in nights
     ]

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sweeps.formatting import param_text
 from sweeps.tracking.provenance import git_commit
 
 ROLE = "sweeps.role"
@@ -45,7 +46,7 @@ class DatasetRecord:
 
 def trial_run_name(params: Mapping[str, Any], number: int) -> str:
     """``layers=2`` or ``units=32 loss=mse``: what the trial tried (its number when it tried nothing)."""
-    return " ".join(f"{key}={value}" for key, value in params.items()) or f"trial {number}"
+    return " ".join(f"{key}={param_text(value)}" for key, value in params.items()) or f"trial {number}"
 
 
 def part_run_name(trial_name: str, kind: str, index: int, count: int) -> str:
