@@ -23,7 +23,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from sweeps.errors import StoreError, first_line
 from sweeps.tracking import models
-from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord
+from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord, in_training_view
 from sweeps.tracking.stores import absolute, create_sqlite_store, disk_full, mask, retrying, sqlite_path
 
 for _name in ("mlflow", "alembic"):
@@ -224,11 +224,12 @@ class Tracker:
     def end_run(self, run_id: str, status: str) -> None:
         """End the run. With a tracking server, MLflow writes "🏃 View run ... at: ..." and
         "🧪 View experiment at: ..." to stdout as it ends each run: they go to the log, with
-        the rest of its chatter, not between a worker's progress lines."""
+        the rest of its chatter, not between a worker's progress lines (their links opening
+        the UI's model-training view)."""
         printed = io.StringIO()
         try:
             with contextlib.redirect_stdout(printed):
                 self._client.set_terminated(run_id, status)
         finally:
             for line in printed.getvalue().splitlines():
-                _chatter.info(line)
+                _chatter.info(in_training_view(line))

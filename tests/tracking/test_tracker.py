@@ -1,4 +1,5 @@
-"""The door to MLflow against a real tracking server: what MLflow prints goes to the log."""
+"""The door to MLflow against a real tracking server: what MLflow prints goes to the log, its
+links opening the UI's model-training view."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_the_view_run_lines_go_to_the_log_not_the_terminal(tracking_server: str,
         tracker.end_run(run_id, FINISHED)
     out, err = capfd.readouterr()
     assert "View run" not in out + err and "View experiment" not in out + err
-    written = log.read_text()
-    assert f"🏃 View run layers=1 at: {tracking_server}/#/experiments/{tracker.experiment_id}/runs/{run_id}" in written
-    assert f"🧪 View experiment at: {tracking_server}/#/experiments/{tracker.experiment_id}" in written
+    written, page = log.read_text(), f"{tracking_server}/#/experiments/{tracker.experiment_id}"
+    assert f"🏃 View run layers=1 at: {page}/runs/{run_id}?workflowType=machine_learning\n" in written  # not GenAI's view
+    assert f"🧪 View experiment at: {page}?workflowType=machine_learning\n" in written
     assert tracker.run(run_id).info.status == FINISHED
