@@ -69,3 +69,15 @@ def test_the_report_shows_the_value_without_noise() -> None:
 def test_a_headline_is_the_first_line_cut_to_the_width() -> None:
     assert headline("short\nand more", 40) == "short"
     assert headline("x" * 50, 10) == "xxxxxxx..."
+
+
+def test_the_nightly_history_shows_the_best_value_without_noise(tmp_path) -> None:
+    from sweeps.reporting.nightly import history
+    from sweeps.tracking.tracker import FINISHED, Tracker
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "s")
+    tags = {"nightly": "2026-12-01", "objective.metric": "val_accuracy", "best.dropout": 0.1 * 3, "best.activation": "relu"}
+    run_id = tracker.start_run("s 2026-12-01", tags)
+    tracker.log(run_id, metrics={"best_val_accuracy": 0.5})
+    tracker.end_run(run_id, FINISHED)
+    assert history(tracker, "s") == [["2026-12-01", "0.5000", "activation=relu dropout=0.3", "-"]]
