@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sweeps.defaults import CONNECT_TIMEOUT
 from sweeps.errors import ConfigError
+from sweeps.logs import native_stderr_silenced
 from sweeps.spec.yaml_file import parse
 
 
@@ -101,20 +101,10 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
 def import_tensorflow(quietly: bool, threads: int | None = None) -> None:
     """Import TensorFlow with its native start-up banners (oneDNN, CPU features) silenced, and
     with ``threads`` intra-op threads if given (before TensorFlow starts its thread pools).
-
-    The banners are written straight to file descriptor 2 before TensorFlow's logging is set
-    up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; a Python import error still surfaces.
-    """
+    A Python import error still surfaces."""
     if quietly:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 2)
-                import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+        with native_stderr_silenced():
+            import tensorflow  # noqa: F401
     import tensorflow as tf
 
     if threads:

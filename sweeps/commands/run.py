@@ -18,6 +18,7 @@ from sweeps.commands.common import (
 )
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.errors import EXIT_OK, ConfigError
+from sweeps.formatting import headline, param_text
 from sweeps.logs import NOTES, library_logs_to, say
 
 
@@ -129,7 +130,7 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
         artifact_location=args.artifact_location,
     )
     with library_logs_to(stores.log_dir / f"{spec.name}.log") as log:
-        say(f"{spec.name}: {spec.description}")
+        say(headline(f"{spec.name}: {spec.description}"))  # `list` and the parent run's note show it whole
         say(f"  MLflow {mask(stores.tracking_uri)} | {state} | log {log}")
         if args.jobs > 1:
             say(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in {stores.log_dir}")
@@ -145,7 +146,7 @@ def _print_results(spec: Any, result: Any, tracking_uri: str) -> None:
     """The results on stdout (and in the log): the table, the best trial, where to look."""
     lines = [f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now", result.table()]
     if result.best is not None:
-        params = " ".join(f"{k}={v}" for k, v in result.best.params.items())
+        params = " ".join(f"{k}={param_text(v)}" for k, v in result.best.params.items())
         lines.append(f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} {params}")
     if result.ran == 0 and spec.sampler["type"] == "grid" and len(result.records) >= len(spec.grid_points()):
         lines.append("nothing to run: every point of the grid has been tried")

@@ -2,7 +2,7 @@
 
 keras-tuner normally owns the training loop (``Tuner.search``); here only its ``Oracle`` is used,
 through ``create_trial`` / ``update_trial`` / ``end_trial``, so the runner trains and tracks
-exactly as for Optuna. The oracle's state lives in ``mlruns/keras_tuner/<study>/`` (keras-tuner's
+exactly as for Optuna. The oracle's state lives in ``mlruns/optuna.db-keras_tuner/<study>/`` (keras-tuner's
 own files) next to ``sweeps.json`` (what this engine adds: the study's identity and each trial's
 facts). Hyperband continues promising trials from the weights saved in each trial's folder.
 """

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweeps.formatting import param_text
 from sweeps.reporting.plots import close, plt
 from sweeps.tracking.query import ordered
 
@@ -36,7 +37,7 @@ def objective_by_value(samples: pd.DataFrame, param: str, metric: str) -> Any:
         if len(measured):
             spread = measured.std(ddof=1) if len(measured) > 1 else 0.0
             axis.errorbar(position + 0.22, measured.mean(), yerr=spread, fmt="D", color="black", capsize=4, markersize=5)
-    axis.set_xticks(range(len(values)), [str(v) for v in values])
+    axis.set_xticks(range(len(values)), [param_text(v) for v in values])
     axis.set_xlim(-0.5, len(values) - 0.5)
     axis.set_xlabel(param)
     axis.set_ylabel(metric)
@@ -52,9 +53,10 @@ def curves_by_value(curves: pd.DataFrame, param: str, metric: str) -> Any:
     values = ordered(mine[f"params.{param}"])
     for _, run in mine.groupby("run_id", sort=False):
         position = values.index(run[f"params.{param}"].iloc[0])
-        axis.plot(run["step"], run["value"], color=COLOURS(position % 10), alpha=0.8, label=f"{param}={values[position]}")
+        label = f"{param}={param_text(values[position])}"
+        axis.plot(run["step"], run["value"], color=COLOURS(position % 10), alpha=0.8, label=label)
     handles = dict(zip(*reversed(axis.get_legend_handles_labels()), strict=True))
-    labels = [f"{param}={value}" for value in values if f"{param}={value}" in handles]
+    labels = [label for label in (f"{param}={param_text(value)}" for value in values) if label in handles]
     axis.legend([handles[label] for label in labels], labels)
     axis.set_xlabel("Epochs")
     axis.set_ylabel(metric)

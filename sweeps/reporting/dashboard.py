@@ -12,10 +12,12 @@ from typing import Any
 import pandas as pd
 
 from sweeps.errors import ConfigError
+from sweeps.formatting import headline
 from sweeps.reporting import report
 from sweeps.reporting.comparisons import write_sweep_plots
 
 NOTE_LIMIT = 7_900  # MLflow cuts run tags at 8,000 characters
+_HEADING_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def write_study_plots(records: StudyRecords, directory: Path, optuna_study: Any 
 
 def note(question: str, study: str, records: StudyRecords, counts: Mapping[str, int], plots: Sequence[str], run_id: str) -> str:
     """The markdown description of a study's parent run (within MLflow's limit on tags)."""
-    lines = [f"### {question}", ""]
+    heading, body = _question(question)
+    lines = [f"### {heading}", ""]
     comparison = records.comparison()
     if comparison is None:
         lines += ["No COMPLETE trial to compare yet."]
@@ -66,5 +69,15 @@ def note(question: str, study: str, records: StudyRecords, counts: Mapping[str, 
     if failed:
         lines += ["", f"{failed} failed trial(s) are left out; their errors are on their runs (tag `error`)."]
     lines += ["", *(f"![{name}](get-artifact?path=plots/{name}&run_uuid={run_id})" for name in plots)]
+    if body:  # last: where a description too long for MLflow's limit is cut, not the answer
+        lines += ["", body]
     text = "\n".join(lines)
     return text if len(text) <= NOTE_LIMIT else text[:NOTE_LIMIT] + "\n\n(cut here; `sweeps report` shows all of it)"
+
+
+def _question(description: str) -> tuple[str, str]:
+    """The note's heading (the description's first line, if short enough for one) and the rest
+    of the description to show below the answer (all of it, when the heading had to be cut)."""
+    first, _, rest = description.strip().partition("\n")
+    heading = headline(first, _HEADING_LIMIT)
+    return heading, description.strip() if heading != first else rest.strip()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeps.formatting import param_text
 from sweeps.reporting.tables import cell, render_table
 from sweeps.tracking.tracker import FINISHED, PARENT_TAG, Tracker
 
@@ -87,7 +88,7 @@ def history(tracker: Tracker, sweep: str) -> list[list[str]]:
         if f"best_{metric}" in run.data.metrics:
             date, values[date] = run.data.tags["nightly"], run.data.metrics[f"best_{metric}"]
             best = sorted((k[5:], v) for k, v in run.data.tags.items() if k.startswith("best.") and k != "best.trial")
-            nights[date] = [f"{values[date]:.4f}", " ".join(f"{k}={v}" for k, v in best)]
+            nights[date] = [f"{values[date]:.4f}", " ".join(f"{k}={param_text(_logged(v))}" for k, v in best)]
     rows, previous = [], None
     for date in sorted(nights):
         change = "-" if previous is None or date not in values else f"{values[date] - previous:+.4f}"
@@ -110,7 +111,7 @@ def summary(date: dt.date, nights: list[Night]) -> str:
             cell(n.previous),
             "-" if n.change is None else f"{n.change:+.4f}",
             n.verdict,
-            n.error or " ".join(f"{k}={v}" for k, v in n.params.items()),
+            n.error or " ".join(f"{k}={param_text(v)}" for k, v in n.params.items()),
         ]
         for n in nights
     ]
@@ -138,3 +139,12 @@ def _parents(tracker: Tracker, experiment_id: str | None = None) -> list:
     """The sweep's nightly parent runs (trial runs carry the tag too), oldest first."""
     found = tracker.runs(experiment_id or tracker.experiment_id, "tags.nightly != ''", order_by=["attributes.start_time ASC"])
     return [run for run in found if PARENT_TAG not in run.data.tags]
+
+
+def _logged(text: str) -> object:
+    """A value kept as a tag's text, read back as the float it was (``0.30000000000000004``),
+    so it is shown like any other; other text as it is."""
+    try:
+        return text if text.lstrip("-").isdigit() else float(text)
+    except ValueError:
+        return text

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sweeps.errors import ConfigError
+from sweeps.formatting import param_text
 from sweeps.reporting.tables import cell, render_table
 from sweeps.spec.sweep import test_metric
 from sweeps.tracking.query import ordered
@@ -52,6 +53,7 @@ class Report:
         shown["mean ± std"] = [
             f"{cell(m)} ± {cell(s)}" if n > 1 else cell(m) for m, s, n in zip(means, spreads, counts, strict=True)
         ]
+        shown["value"] = shown["value"].map(param_text)
         shown["peak epoch"] = shown["peak epoch"].map(lambda v: "-" if pd.isna(v) else str(int(v)))
         shown = shown[["sweep", "param", "value", "trials", "n", "best", "mean ± std", "test of best", "peak epoch"]]
         if shown["sweep"].nunique() == 1:
@@ -125,7 +127,7 @@ def varied(trials: pd.DataFrame) -> list[str]:
 
 def significance(param: str, values: Sequence, measured: Sequence[pd.Series], metric: str) -> str:
     """Welch's t-test between the two values' measurements, as one plain sentence."""
-    (a, b), (first, second) = values, (np.asarray(m, dtype=float) for m in measured)
+    (a, b), (first, second) = (param_text(v) for v in values), (np.asarray(m, dtype=float) for m in measured)
     counts = f"n={len(first)} each" if len(first) == len(second) else f"n={len(second)} and {len(first)}"
     if min(len(first), len(second)) < 2:
         return (

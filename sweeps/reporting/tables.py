@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sweeps.engines import TrialRecord
+from sweeps.formatting import param_text
 
 
 def trials_table(
@@ -22,7 +23,7 @@ def trials_table(
     rows = [
         [
             f"{r.number}{' *' if best is not None and r.number == best.number else ''}",
-            *[cell(r.params.get(name)) for name in params],
+            *[cell(None) if r.params.get(name) is None else param_text(r.params[name]) for name in params],
             cell(r.value),
             cell(r.attrs.get(test_metric)),
             cell(r.attrs.get("best_epoch")),

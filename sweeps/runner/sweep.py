@@ -23,6 +23,7 @@ from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
 from sweeps.errors import ConfigError, Interrupted, SweepAborted
+from sweeps.formatting import param_text
 from sweeps.logs import say
 from sweeps.reporting.tables import trials_table
 from sweeps.runner import parent
@@ -223,7 +224,7 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
 
 
 def _params(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in params.items())
+    return " ".join(f"{k}={param_text(v)}" for k, v in params.items())
 
 
 def _metric(metric: str, value: float | None) -> str:

@@ -17,6 +17,7 @@ from sweeps.data.dataset import Dataset
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
 from sweeps.errors import Interrupted, PipelineError, TrialFailed, first_line
 from sweeps.faults import crash_point
+from sweeps.formatting import param_text
 from sweeps.reporting import plots
 from sweeps.runner.progress import Progress
 from sweeps.runner.signals import shielded
@@ -204,7 +205,7 @@ def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Propos
         },
         step=FINAL_STEP,
     )
-    title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={v}" for k, v in proposal.params.items())
+    title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={param_text(v)}" for k, v in proposal.params.items())
     figure = plots.learning_curves(fitted.history, title)
     try:
         tracker.log_figure(run_id, figure, "learning_curves.png")

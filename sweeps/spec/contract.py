@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sweeps.errors import PipelineError, first_line
+from sweeps.errors import PipelineError, first_line, shown
 from sweeps.spec.catalog import project_dir
 from sweeps.spec.hyperparameters import TRAINING_KEYS, Hyperparameter
 
@@ -192,6 +192,9 @@ def _declarations_problem(module: ModuleType) -> str | None:
     wrong = [key for key, decl in declared.items() if not isinstance(key, str) or not isinstance(decl, Hyperparameter)]
     if wrong:
         return f"HYPERPARAMETERS[{wrong[0]!r}] must be a Hyperparameter (integer(), real(), choice(), ...)"
+    for key, decl in declared.items():  # a default that breaks its own rule would fail every trial that keeps it
+        if decl.check(decl.default) is not None:
+            return f"HYPERPARAMETERS[{key!r}]: the default {shown(decl.default)} breaks its own rule ({decl.rule()})"
     missing = [key for key in TRAINING_KEYS if key not in declared]
     if missing:
         return f"HYPERPARAMETERS must declare {', '.join(missing)} (add **training(epochs=..., batch_size=...))"

@@ -21,6 +21,7 @@ import pandas as pd
 from mlflow.entities import Run
 
 from sweeps.errors import ConfigError, first_line
+from sweeps.logs import quiet
 from sweeps.tracking.stores import Stores, mask
 from sweeps.tracking.tracker import PARENT_TAG, Tracker
 
@@ -88,7 +89,8 @@ def best_model(sweep: str, tracking_uri: str | None = None, study: str | None = 
         raise ConfigError(f"sweep '{sweep}' has no COMPLETE trial, so no best model")
     best = complete.loc[complete["value"].idxmax() if complete["direction"].iloc[0] == "maximize" else complete["value"].idxmin()]
     try:
-        return _tracker(tracking_uri).load_model(best["run_id"])
+        with quiet():  # TensorFlow's start-up lines and MLflow's download bar are not the caller's
+            return _tracker(tracking_uri).load_model(best["run_id"])
     except Exception as error:  # MLflow raises several kinds when nothing is there
         raise ConfigError(f"the best trial of '{sweep}' (run {best['run_id']}) kept no model: {first_line(error)}") from None
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sweeps.formatting import param_text
 from sweeps.tracking.provenance import git_commit
 
 ROLE = "sweeps.role"
@@ -29,6 +31,24 @@ FINAL_STEP = 0  # one-value metrics: MLflow's UI draws a metric with no step >= 
 VIEW_KEY = "sweeps"  # the experiment's saved view: #/experiments/<id>/runs?viewStateShareKey=sweeps
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # model training, not GenAI
+# MLflow's UI (3.x) shows any page in the GenAI view (its "Evaluation runs" and "Judges" sidebar)
+# unless the page's URL asks for this, or the browser remembers a click on "Model training":
+# the experiment's kind does not decide. Every URL of the UI that sweeps prints or writes has it.
+TRAINING_VIEW = "workflowType=machine_learning"
+_UI_PAGE = re.compile(r"\S*#/experiments\S*")
+
+
+def in_training_view(text: str) -> str:
+    """``text`` with every URL of an MLflow UI page in it (``.../#/experiments/1/runs/<id>``)
+    asking for the model-training view."""
+
+    def view(found: re.Match[str]) -> str:
+        url = found.group(0)
+        if TRAINING_VIEW in url:
+            return url
+        return f"{url}{'&' if '?' in url.partition('#')[2] else '?'}{TRAINING_VIEW}"
+
+    return _UI_PAGE.sub(view, text)
 
 
 @dataclass(frozen=True)
@@ -45,7 +65,7 @@ class DatasetRecord:
 
 def trial_run_name(params: Mapping[str, Any], number: int) -> str:
     """``layers=2`` or ``units=32 loss=mse``: what the trial tried (its number when it tried nothing)."""
-    return " ".join(f"{key}={value}" for key, value in params.items()) or f"trial {number}"
+    return " ".join(f"{key}={param_text(value)}" for key, value in params.items()) or f"trial {number}"
 
 
 def part_run_name(trial_name: str, kind: str, index: int, count: int) -> str:

@@ -35,7 +35,7 @@ class Stores:
     tracking_uri: str  # MLflow
     storage: str  # Optuna
     cache_dir: Path  # encoded datasets
-    tuner_dir: Path  # keras-tuner oracle state, one folder per study
+    tuner_dir: Path  # keras-tuner oracle state of this storage, one folder per study
     # Relative sqlite paths (sqlite:///mlruns/...) resolve against the working directory,
     # which is what `mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db` expects too.
 
@@ -151,11 +151,12 @@ def absolute(url: str) -> str:
 
 
 def _tuner_dir(storage: str, root: Path) -> Path:
-    """Where keras-tuner keeps its studies' state: beside a sqlite study database, else in a
-    folder named after the storage, so other stores never meet this state."""
+    """Where keras-tuner keeps its studies' state: beside a sqlite study database, named after
+    that file (``runs/a.db-keras_tuner``, as sqlite names its own ``-journal``), else in a folder
+    named after the storage, so other stores (another file in the same folder too) never meet it."""
     path = sqlite_path(storage)
     if path is not None:
-        return path.parent / "keras_tuner"
+        return path.with_name(f"{path.name}-keras_tuner")
     return root / "keras_tuner" / hashlib.sha256(storage.encode()).hexdigest()[:12]
 
 

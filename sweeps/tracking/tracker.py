@@ -7,6 +7,8 @@ callback the runner hands to ``fit``, and the runner opens and closes runs (alwa
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import time
@@ -21,11 +23,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from sweeps.errors import StoreError, first_line
 from sweeps.tracking import models
-from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord
+from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord, in_training_view
 from sweeps.tracking.stores import absolute, create_sqlite_store, disk_full, mask, retrying, sqlite_path
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+_chatter = logging.getLogger("sweeps.mlflow")  # what MLflow prints: the log file's, when there is one
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 PARENT_TAG = MLFLOW_PARENT_RUN_ID
@@ -219,4 +222,14 @@ class Tracker:
         return models.load_model(self._client, run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
-        self._client.set_terminated(run_id, status)
+        """End the run. With a tracking server, MLflow writes "🏃 View run ... at: ..." and
+        "🧪 View experiment at: ..." to stdout as it ends each run: they go to the log, with
+        the rest of its chatter, not between a worker's progress lines (their links opening
+        the UI's model-training view)."""
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                self._client.set_terminated(run_id, status)
+        finally:
+            for line in printed.getvalue().splitlines():
+                _chatter.info(in_training_view(line))

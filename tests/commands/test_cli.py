@@ -249,3 +249,24 @@ def test_a_finished_grid_does_not_ask_for_more_trials(capsys) -> None:
         )
         _print_results(spec, result, "sqlite:///mlruns/mlflow.db")
         assert f"nothing to run: {message}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_long_description_is_one_header_line_but_whole_in_list_and_the_note(
+    workdir: Path, imdb_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    question = "Does a long question stay off the terminal? " * 4
+    description = question + "\n" + "Why we ask, at length. " * 450  # 10 KB
+    spaces = workdir / "spaces"
+    spaces.mkdir()
+    spaces.joinpath("s.yaml").write_text(yaml.safe_dump({**BASE, "description": description, "trials": 1}))
+    monkeypatch.setenv("COLUMNS", "72")  # what shutil.get_terminal_size reads first
+    assert main(["run", "s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), "--epochs", "1"]) == 0
+    header = capsys.readouterr().err.splitlines()[0]
+    assert header == f"s: {question}"[:69] + "...", header
+    assert main(["list", "--spaces", str(spaces)]) == 0
+    assert " ".join(description.split()) in " ".join(capsys.readouterr().out.split())
+    (parent,) = [r for r in mlflow_runs(workdir, "s") if r.data.tags.get("sweeps.role") == "study"]
+    note = parent.data.tags["mlflow.note.content"]
+    assert note.startswith(f"### {question.strip()}\n") and "Study `s[epochs=1]`: 1 COMPLETE." in note  # the answer first
+    assert "![objective_layers.png](get-artifact?path=plots/objective_layers.png" in note  # the plots kept
+    assert "Why we ask, at length." in note and len(note) <= 8000

@@ -130,8 +130,14 @@ def test_a_dotted_module_pipeline_from_another_directory_with_project(tmp_path: 
         ("def build_model(hp, dataset):", "def build_model(hp):", r"build_model must accept \(hp, dataset\), got \S+\(hp\)"),
         ('"minimize"}', '"smaller"}', r"OBJECTIVES\['val_loss'\] must be 'maximize' or 'minimize', got 'smaller'"),
         ("import numpy as np", "import numpy as np\n1 / 0", r"tiny\.py:4: importing it failed: ZeroDivisionError"),
+        (
+            'loss="mse", losses=("mse", "mae")',
+            'loss="binary_crossentropy", losses=sp.CLASSIFICATION_LOSSES',
+            r"HYPERPARAMETERS\['loss'\]: the default 'binary_crossentropy' breaks its own rule "
+            r"\(one of categorical_crossentropy, sparse_categorical_crossentropy\)$",
+        ),
     ],
-    ids=["missing function", "wrong signature", "bad objective", "import fails"],
+    ids=["missing function", "wrong signature", "bad objective", "import fails", "default breaks its rule"],
 )
 def test_a_broken_project_pipeline_is_one_line_naming_its_file_before_any_store(
     tmp_path: Path, old: str, new: str, rule: str

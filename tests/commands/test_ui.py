@@ -22,6 +22,7 @@ from sweeps.data.sources import DataOptions
 from sweeps.runner.signals import interruptible
 from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.sweep import load_spec
+from sweeps.tracking.records import in_training_view
 from sweeps.tracking.stores import Stores
 from tests.support import REPO
 
@@ -179,11 +180,15 @@ def test_a_browser_sees_the_trials_and_the_parent_holds_the_comparison(swept: Pa
         expected = ("layers=1", "layers=2", "best_val_accuracy", "matching runs")
         wait.until(lambda b: all(text in b.page_source for text in expected))
         assert "/runs" in browser.current_url
+        assert "Judges" not in browser.page_source and "Evaluation runs" not in browser.page_source  # not GenAI's sidebar
         browser.save_screenshot(str(shots / "mlflow_ui_trials.png"))
-        # One click away: the parent run's page holds the comparison table and the t-test's sentence.
-        browser.get(f"{address.split('#')[0]}#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}")
+        # The parent run's page, as the links sweeps writes open it: the comparison table and the
+        # t-test's sentence, in the model-training view.
+        page = f"{address.split('#')[0]}#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+        browser.get(in_training_view(page))
         wait.until(lambda b: "mean ± std" in b.page_source and "layers=2 vs 1: " in b.page_source)
         assert "significant at 0.05 (n=2 each)" in browser.page_source
+        assert "Judges" not in browser.page_source and "Evaluation runs" not in browser.page_source
         browser.save_screenshot(str(shots / "mlflow_ui_parent.png"))
         print(f"screenshots: {shots / 'mlflow_ui_trials.png'} {shots / 'mlflow_ui_parent.png'}")
     finally:

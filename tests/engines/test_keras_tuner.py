@@ -89,7 +89,7 @@ def test_resume_continues_from_the_saved_oracle(workdir: Path, imdb_dir: Path) -
     runs = children(workdir, "s")
     assert sorted(int(r.data.tags["trial"]) for r in runs) == [0, 1, 2]  # nothing finished was re-run
     assert len({(r.data.params["layers"], r.data.params["units"]) for r in runs}) == 3
-    assert (workdir / "mlruns" / "keras_tuner" / "s" / "oracle.json").exists()
+    assert (workdir / "mlruns" / "optuna.db-keras_tuner" / "s" / "oracle.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ failing ask, a full disk, a study resumed on other data, keras-tuner state kept 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -126,5 +127,23 @@ def test_keras_tuner_keeps_its_state_with_the_stores(tmp_path: Path, imdb_dir: P
         stores = ("--tracking-uri", tracking, "--storage", storage)
         done = run_sweeps("s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), *stores, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert (tmp_path / pair / "keras_tuner" / "s" / "oracle.json").is_file()
+        assert (tmp_path / pair / "optuna.db-keras_tuner" / "s" / "oracle.json").is_file()
     assert not (tmp_path / "mlruns" / "keras_tuner").exists()
+
+
+def test_keras_tuner_state_follows_the_store_file_not_its_folder(
+    tmp_path: Path, imdb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spaces = tmp_path / "spaces"
+    spaces.mkdir()
+    write_space(spaces, {**BASE, "engine": "keras_tuner", "sampler": {"type": "random", "seed": 1}, "trials": 1})
+    monkeypatch.chdir(tmp_path)
+    exits = []
+    for store in ("a", "b"):  # two fresh studies whose sqlite files share one folder
+        stores = ("--tracking-uri", f"sqlite:///runs/{store}-mlflow.db", "--storage", f"sqlite:///runs/{store}.db")
+        exits.append(main(["run", "s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), *stores, *QUICK]))
+    assert exits == [0, 0]  # the second is not refused as "started with a different setup"
+    for store in ("a", "b"):
+        (state,) = (tmp_path / "runs" / f"{store}.db-keras_tuner").glob("s*/oracle.json")
+        assert json.loads(state.read_text())["tried_so_far"]
+    assert not (tmp_path / "runs" / "keras_tuner").exists()

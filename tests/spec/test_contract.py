@@ -47,6 +47,52 @@ def test_a_module_keeping_the_contract_passes() -> None:
             {"HYPERPARAMETERS": {"units": sp.integer(4)}},
             r"HYPERPARAMETERS must declare epochs, batch_size, early_stopping_patience, seed",
         ),
+        (
+            {
+                "HYPERPARAMETERS": {
+                    **GOOD["HYPERPARAMETERS"],
+                    **sp.dense_stack(2, 16, "binary_crossentropy", sp.CLASSIFICATION_LOSSES),
+                }
+            },
+            r"HYPERPARAMETERS\['loss'\]: the default 'binary_crossentropy' breaks its own rule "
+            r"\(one of categorical_crossentropy, sparse_categorical_crossentropy\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], "units": sp.integer(0)}},
+            r"HYPERPARAMETERS\['units'\]: the default 0 breaks its own rule \(integer >= 1\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], "units": sp.integer(2.5)}},
+            r"HYPERPARAMETERS\['units'\]: the default 2\.5 breaks its own rule \(integer >= 1\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], "rate": sp.real(1.0, high=1.0, high_exclusive=True)}},
+            r"HYPERPARAMETERS\['rate'\]: the default 1\.0 breaks its own rule \(number 0\.0 \.\. 1\.0 \(exclusive\)\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], "act": sp.choice("gelu", sp.ACTIVATIONS)}},
+            r"HYPERPARAMETERS\['act'\]: the default 'gelu' breaks its own rule \(one of relu, tanh",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], "flag": sp.boolean("yes")}},
+            r"HYPERPARAMETERS\['flag'\]: the default 'yes' breaks its own rule \(true or false\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], "column": sp.text("")}},
+            r"HYPERPARAMETERS\['column'\]: the default '' breaks its own rule \(a string\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**sp.training(epochs=0, batch_size=8)}},
+            r"HYPERPARAMETERS\['epochs'\]: the default 0 breaks its own rule \(integer 1 \.\. 10000\)$",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], **sp.split(0)}},
+            r"HYPERPARAMETERS\['validation_samples'\]: the default 0 ",
+        ),
+        (
+            {"HYPERPARAMETERS": {**GOOD["HYPERPARAMETERS"], **sp.optimization("mse", ("mae",))}},
+            r"HYPERPARAMETERS\['loss'\]: the default 'mse' ",
+        ),
         ({"OBJECTIVES": None}, r"OBJECTIVES must be a dict of metric name -> 'maximize' or 'minimize'"),
         ({"OBJECTIVES": {"val_loss": "lower"}}, r"OBJECTIVES\['val_loss'\] must be 'maximize' or 'minimize', got 'lower'"),
     ],

@@ -3,6 +3,9 @@ values, a small footprint, and the best trial's model that predicts what it was 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +77,20 @@ def test_the_best_trial_keeps_its_model_and_it_predicts_what_was_measured(depth:
     dataset = imdb.load_data(hp, DataOptions(imdb_dir))
     predicted = model.predict(dataset.x_test, verbose=0).ravel() > 0.5
     assert np.mean(predicted == dataset.y_test) == pytest.approx(best["metrics.test_accuracy"], abs=1e-6)
+
+
+def test_the_notebook_api_is_quiet(depth: Stores) -> None:
+    # A fresh interpreter, as a notebook's kernel is: TensorFlow's native start-up lines and
+    # MLflow's download bar would go to its stderr.
+    script = (
+        "import sys\n"
+        "from sweeps import query\n"
+        f"uri = {depth.tracking_uri!r}\n"
+        "for read in (query.runs, query.curves, query.samples):\n"
+        "    assert len(read('imdb_depth', uri))\n"
+        "print(type(query.best_model('imdb_depth', uri)).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "MLFLOW_"))}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0 and done.stdout.strip() == "Functional", done.stderr
+    assert done.stderr == ""
