@@ -14,10 +14,6 @@ from sweeps.commands.common import add_store_options
 from sweeps.defaults import PROXY_PORT, UI_HOST, UI_PORT
 from sweeps.errors import EXIT_OK, ConfigError
 
-# MLflow's server as web processes only: its job runner (GenAI evaluation jobs, not used here)
-# would start several more processes and a minute of start-up.
-QUIET_SERVER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``ui`` and ``server`` to the command line."""
@@ -61,7 +57,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """
     import time
 
-    from sweeps.commands.services import Service, serve_until_stopped, start, url_host
+    from sweeps.commands.services import QUIET_SERVER, Service, serve_until_stopped, start, url_host
     from sweeps.tracking.stores import Stores, mask
 
     uri = Stores.resolve(args.tracking_uri).tracking_uri

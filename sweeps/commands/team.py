@@ -8,14 +8,12 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sweeps.commands.services import Service
+from sweeps.commands.services import QUIET_SERVER, Service
 from sweeps.tracking.stores import Stores, mask
 
 
 def services(args: argparse.Namespace, backend: str, destination: str) -> list[Service]:
     """The MLflow tracking server (proxied artifacts) and, when asked, Optuna's storage proxy."""
-    from sweeps.commands.serve import QUIET_SERVER
-
     if "://" not in destination:  # a directory: MLflow wants it to exist
         Path(destination).mkdir(parents=True, exist_ok=True)
     logs = Stores.resolve().log_dir
