@@ -60,6 +60,20 @@ def our_modules_imported(path: Path, ours: set[str]) -> set[str]:
     return found & ours - {module_name(path)}
 
 
+def code_strings(path: Path) -> list[ast.Constant]:
+    """The string literals of the module at ``path`` that are code, not docstrings."""
+    tree = ast.parse(path.read_text())
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    docstrings = {
+        id(node.body[0].value) for node in ast.walk(tree) if isinstance(node, documented) and ast.get_docstring(node) is not None
+    }
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
 def test_modules_functions_and_parameter_lists_stay_small() -> None:
     too_big = []
     for path in SOURCES:
@@ -85,6 +99,21 @@ def test_one_door_per_outside_system(system: str) -> None:
         and not str(path.relative_to(REPO)).startswith(DOORS[system])
     ]
     assert not trespassers, f"{system} imported outside {DOORS[system]}: {trespassers}"
+
+
+def test_where_the_local_stores_live_is_spelled_in_defaults_only() -> None:
+    """Code builds the paths under ``mlruns/`` from ``sweeps.defaults``; documentation may name them."""
+    from sweeps.defaults import SCHEDULE_FILE, STORE_ROOT, STUDY_FILE, TRACKING_FILE
+
+    names = (str(STORE_ROOT), TRACKING_FILE, STUDY_FILE, SCHEDULE_FILE)
+    spelled = [
+        f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}"
+        for path in SOURCES
+        if path != REPO / "sweeps" / "defaults.py"
+        for node in code_strings(path)
+        if any(name in node.value for name in names)
+    ]
+    assert not spelled, "\n".join(spelled)
 
 
 # The engine contract's move out of sweeps/engines/__init__.py ends these; the test below says when to drop them.
