@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sequences import Ragged
+from sweeps.pipeline import Ragged
 
 
 class SyntheticText:

@@ -28,22 +28,13 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 }
 OBJECTIVES = {"val_mae": "minimize", "val_loss": "minimize"}
 
-_TEST_SPLIT = 0.2
-_SHUFFLE_SEED = 113
 Raw = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load the prices (data dir, Keras, or generated) and normalise with training statistics."""
-    raw = sp.RawSource(
-        task="boston_housing",
-        filename="boston_housing.npz",
-        read_file=read_file,
-        keras_load=sp.keras_loader("boston_housing"),
-        generate=lambda: postprocess(generate_contents()),
-    )
-    source, arrays = sp.load_encoded(raw, options, {"task": "boston_housing"}, normalise)
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training rows")
+    raw = sp.keras_source("boston_housing", read_file, lambda: postprocess(generate_contents()))
+    return sp.load_dataset(raw, options, hp, normalise, "training rows")
 
 
 def normalise(raw: Raw) -> dict[str, np.ndarray]:
@@ -70,11 +61,7 @@ def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
 
 def read_file(path: Path) -> Raw:
     """Read a ``boston_housing.npz`` (keys x, y) and split it exactly as Keras does."""
-    contents = sp.read_npz(path, ("x", "y"))
-    try:
-        return postprocess(contents)
-    except ValueError as error:
-        raise sp.DataError(f"{path}: {error}") from None
+    return sp.read_npz_as(path, ("x", "y"), postprocess)
 
 
 def postprocess(contents: Mapping[str, np.ndarray]) -> Raw:
@@ -88,11 +75,8 @@ def postprocess(contents: Mapping[str, np.ndarray]) -> Raw:
         raise ValueError(f"x must be a 2-D numeric array (rows x 13 features), got {x.dtype} with shape {x.shape}")
     if y.shape != (len(x),) or y.dtype.kind not in "fiu":
         raise ValueError(f"y must be {len(x)} numeric prices, got {y.dtype} with shape {y.shape}")
-    order = np.arange(len(x))
-    np.random.RandomState(_SHUFFLE_SEED).shuffle(order)
-    x, y = x[order], y[order]
-    cut = int(len(x) * (1 - _TEST_SPLIT))
-    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+    train, test = sp.keras_split(len(x))
+    return (x[train], y[train]), (x[test], y[test])
 
 
 def generate_contents(count: int = 506, seed: int = 0) -> dict[str, np.ndarray]:

@@ -47,8 +47,7 @@ def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
         keras_load=sp.keras_loader("cifar10"),
         generate=generate,
     )
-    source, arrays = sp.load_encoded(raw, options, {"task": "cifar10"}, _as_arrays)
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training images")
+    return sp.load_dataset(raw, options, hp, _as_arrays, "training images")
 
 
 def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import sweeps.pipeline as sp
-from sweeps.pipeline import Hyperparameter, dense_stack, integer, split, training
+from sweeps.pipeline import Hyperparameter, Ragged, dense_stack, integer, split, training
 
-from ._sequences import Ragged, keras_word_indices, multi_hot
 from ._synthetic import SyntheticText
 
 if TYPE_CHECKING:
@@ -36,24 +35,15 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
-_SHUFFLE_SEED = 113  # Keras's default, so splits match the tutorial's exactly
 _VOCABULARY = 88_584  # distinct words in the real dataset, for the generated sample
 
 
 def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load IMDB (data dir, Keras, or generated), multi-hot encode, split off validation."""
-    num_words = hp["num_words"]
-    raw = sp.RawSource(
-        task="imdb",
-        filename="imdb.npz",
-        read_file=partial(read_file, num_words=num_words),
-        keras_load=partial(_keras_load, num_words=num_words),
-        generate=lambda: postprocess(generate_contents(), num_words),
+    raw = sp.keras_source(
+        "imdb", read_file, lambda num_words: postprocess(generate_contents(), num_words), num_words=hp["num_words"]
     )
-    source, arrays = sp.load_encoded(
-        raw, options, {"task": "imdb", "num_words": num_words}, partial(_encode, num_words=num_words)
-    )
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training reviews")
+    return sp.load_multi_hot(raw, options, hp, "training reviews", labels=np.float32)
 
 
 def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
@@ -65,17 +55,12 @@ def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="imdb")
 
 
-def read_file(path: Path, num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
+def read_file(path: Path, num_words: int) -> sp.WordIndexSplits:
     """Read an ``imdb.npz`` in Keras's format and post-process it exactly as Keras does."""
-    try:
-        # Converting each split as it is read keeps only one split's Python lists alive.
-        contents = sp.read_npz(path, _KEYS, convert=_to_ragged)
-        return postprocess(contents, num_words)
-    except ValueError as error:
-        raise sp.DataError(f"{path}: {error}") from None
+    return sp.read_word_indices(path, _KEYS, partial(postprocess, num_words=num_words))
 
 
-def postprocess(contents: Mapping[str, Any], num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
+def postprocess(contents: Mapping[str, Any], num_words: int) -> sp.WordIndexSplits:
     """Keras's ``imdb.load_data`` steps on raw file contents: shuffle (seed 113), offsets, cut.
 
     Raises:
@@ -93,36 +78,15 @@ def postprocess(contents: Mapping[str, Any], num_words: int) -> tuple[tuple[Ragg
             raise ValueError(f"x_{part} has {len(x)} reviews but y_{part} has {len(y)} labels")
         if len(y) == 0:
             raise ValueError(f"x_{part} holds no reviews")
-        parts.append((x if isinstance(x, Ragged) else Ragged.from_sequences(x, name=f"x_{part}"), y))
-    rng = np.random.RandomState(_SHUFFLE_SEED)
+        parts.append((Ragged.of(x, f"x_{part}"), y))
+    rng = np.random.RandomState(sp.KERAS_SEED)
     shuffled = []
     for x, y in parts:  # one generator for both splits, in this order, as Keras does
         order = np.arange(len(y))
         rng.shuffle(order)
         shuffled.append((x.take(order), y[order]))
-    x_train, x_test = keras_word_indices([shuffled[0][0], shuffled[1][0]], num_words)
+    x_train, x_test = sp.keras_word_indices([shuffled[0][0], shuffled[1][0]], num_words)
     return (x_train, shuffled[0][1]), (x_test, shuffled[1][1])
-
-
-def _to_ragged(key: str, array: np.ndarray) -> Any:
-    return Ragged.from_sequences(array, key) if key.startswith("x_") else array
-
-
-def _keras_load(num_words: int) -> tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]:
-    import keras
-
-    (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
-    return (Ragged.from_sequences(x_train), y_train), (Ragged.from_sequences(x_test), y_test)
-
-
-def _encode(raw: tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]], num_words: int) -> dict[str, Any]:
-    (x_train, y_train), (x_test, y_test) = raw
-    return {
-        "x_train": multi_hot(x_train, num_words),
-        "y_train": y_train.astype(np.float32),
-        "x_test": multi_hot(x_test, num_words),
-        "y_test": y_test.astype(np.float32),
-    }
 
 
 def generate_contents(train: int = 25_000, test: int = 25_000, seed: int = 0) -> dict[str, Any]:

@@ -35,15 +35,8 @@ _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load MNIST (data dir, Keras, or generated) as flattened uint8 rows."""
-    raw = sp.RawSource(
-        task="mnist",
-        filename="mnist.npz",
-        read_file=read_file,
-        keras_load=sp.keras_loader("mnist"),
-        generate=lambda: _as_raw(generate_contents()),
-    )
-    source, arrays = sp.load_encoded(raw, options, {"task": "mnist"}, _flatten)
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training images")
+    raw = sp.keras_source("mnist", read_file, lambda: _as_raw(generate_contents()))
+    return sp.load_dataset(raw, options, hp, _flatten, "training images")
 
 
 def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:
@@ -63,11 +56,7 @@ def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
 
 def read_file(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Read an ``mnist.npz`` (uint8 images 28x28, labels 0-9) as Keras does."""
-    contents = sp.read_npz(path, _KEYS)
-    try:
-        return _as_raw(contents)
-    except ValueError as error:
-        raise sp.DataError(f"{path}: {error}") from None
+    return sp.read_npz_as(path, _KEYS, _as_raw)
 
 
 def _as_raw(contents: Mapping[str, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

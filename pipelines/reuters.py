@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import sweeps.pipeline as sp
-from sweeps.pipeline import CLASSIFICATION_LOSSES, Hyperparameter, dense_stack, integer, split, training
+from sweeps.pipeline import CLASSIFICATION_LOSSES, Hyperparameter, Ragged, dense_stack, integer, split, training
 
-from ._sequences import Ragged, keras_word_indices, multi_hot
 from ._synthetic import SyntheticText
 
 if TYPE_CHECKING:
@@ -34,26 +33,15 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 }
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
-_TEST_SPLIT = 0.2  # Keras's default
-_SHUFFLE_SEED = 113
 _VOCABULARY = 30_979  # distinct words in the real dataset, for the generated sample
-Raw = tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]
 
 
 def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Load Reuters (data dir, Keras, or generated), multi-hot encode, hold out validation."""
-    num_words = hp["num_words"]
-    raw = sp.RawSource(
-        task="reuters",
-        filename="reuters.npz",
-        read_file=partial(read_file, num_words=num_words),
-        keras_load=partial(_keras_load, num_words=num_words),
-        generate=lambda: postprocess(generate_contents(), num_words),
+    raw = sp.keras_source(
+        "reuters", read_file, lambda num_words: postprocess(generate_contents(), num_words), num_words=hp["num_words"]
     )
-    source, arrays = sp.load_encoded(
-        raw, options, {"task": "reuters", "num_words": num_words}, partial(_encode, num_words=num_words)
-    )
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training newswires")
+    return sp.load_multi_hot(raw, options, hp, "training newswires", labels=np.int64)
 
 
 def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:
@@ -70,49 +58,25 @@ def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
     return sp.compile_model(inputs, outputs, hp, [sp.accuracy(hp["loss"])], name="reuters")
 
 
-def read_file(path: Path, num_words: int) -> Raw:
+def read_file(path: Path, num_words: int) -> sp.WordIndexSplits:
     """Read a ``reuters.npz`` (keys x, y) and post-process it exactly as Keras does."""
-    contents = sp.read_npz(path, ("x", "y"), convert=lambda key, a: Ragged.from_sequences(a, key) if key == "x" else a)
-    try:
-        return postprocess(contents, num_words)
-    except ValueError as error:
-        raise sp.DataError(f"{path}: {error}") from None
+    return sp.read_word_indices(path, ("x", "y"), partial(postprocess, num_words=num_words))
 
 
-def postprocess(contents: Mapping[str, Any], num_words: int) -> Raw:
+def postprocess(contents: Mapping[str, Any], num_words: int) -> sp.WordIndexSplits:
     """Keras's ``reuters.load_data`` steps: shuffle (seed 113), offsets and cut, 80/20 split.
 
     Raises:
         ValueError: shapes or labels are not those of a Keras Reuters file.
     """
-    x, y = contents["x"], np.asarray(contents["y"])
-    x = x if isinstance(x, Ragged) else Ragged.from_sequences(x, "x")
+    x, y = Ragged.of(contents["x"], "x"), np.asarray(contents["y"])
     if y.ndim != 1 or y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= TOPICS)):
         raise ValueError(f"y must be a 1-D array of topic numbers 0-{TOPICS - 1}")
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} newswires but y has {len(y)} labels")
-    order = np.arange(len(y))
-    np.random.RandomState(_SHUFFLE_SEED).shuffle(order)
-    (words,) = keras_word_indices([x.take(order)], num_words)
-    cut = int(len(y) * (1 - _TEST_SPLIT))
-    return (words.take(np.arange(cut)), y[order][:cut]), (words.take(np.arange(cut, len(y))), y[order][cut:])
-
-
-def _keras_load(num_words: int) -> Raw:
-    import keras
-
-    (x_train, y_train), (x_test, y_test) = keras.datasets.reuters.load_data(num_words=num_words)
-    return (Ragged.from_sequences(x_train), y_train), (Ragged.from_sequences(x_test), y_test)
-
-
-def _encode(raw: Raw, num_words: int) -> dict[str, Any]:
-    (x_train, y_train), (x_test, y_test) = raw
-    return {
-        "x_train": multi_hot(x_train, num_words),
-        "y_train": y_train.astype(np.int64),
-        "x_test": multi_hot(x_test, num_words),
-        "y_test": y_test.astype(np.int64),
-    }
+    train, test = sp.keras_split(len(y))
+    x_train, x_test = sp.keras_word_indices([x.take(train), x.take(test)], num_words)
+    return (x_train, y[train]), (x_test, y[test])
 
 
 def generate_contents(count: int = 11_228, seed: int = 0) -> dict[str, Any]:

@@ -46,8 +46,7 @@ def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     raw = sp.RawSource(
         task="sequence_trend", filename="sequence_trend.npz", read_file=read_file, keras_load=None, generate=generate_contents
     )
-    source, arrays = sp.load_encoded(raw, options, {"task": "sequence_trend"}, windows)
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training windows")
+    return sp.load_dataset(raw, options, hp, windows, "training windows")
 
 
 def for_trial(dataset: sp.Dataset, hp: Mapping[str, Any]) -> sp.Dataset:

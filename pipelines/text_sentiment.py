@@ -39,18 +39,16 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 _TEST_SHARE = 0.2
-_SHUFFLE_SEED = 113
 
 
 def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Read the corpus (data dir or generated), label it, vectorise it with a vocabulary
     learned from the training lines only."""
-    settings = {"task": "text_sentiment", **{k: hp[k] for k in ("segmenter", "max_tokens", "sequence_length")}}
+    settings = {k: hp[k] for k in ("segmenter", "max_tokens", "sequence_length")}
     raw = sp.RawSource(
         task="text_sentiment", filename="text_sentiment.txt", read_file=read_corpus, keras_load=None, generate=generate_corpus
     )
-    source, arrays = sp.load_encoded(raw, options, settings, partial(vectorise, **{k: hp[k] for k in settings if k != "task"}))
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training texts")
+    return sp.load_dataset(raw, options, hp, partial(vectorise, **settings), "training texts", **settings)
 
 
 def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:
@@ -97,7 +95,7 @@ def vectorise(corpus: Sequence[tuple[int, str]], segmenter: str, max_tokens: int
     if len(labelled) < 10:
         raise sp.DataError(f"only {len(labelled)} lines with ratings 1, 2, 4 or 5; at least 10 are needed")
     order = np.arange(len(labelled))
-    np.random.RandomState(_SHUFFLE_SEED).shuffle(order)
+    np.random.RandomState(sp.KERAS_SEED).shuffle(order)  # as Keras shuffles its datasets
     labels = np.array([labelled[i][0] for i in order], dtype=np.float32)
     texts = np.array([_segment(labelled[i][1], segmenter) for i in order])
     cut = int(len(texts) * (1 - _TEST_SHARE))

@@ -20,7 +20,12 @@ A pipeline is any Python module that trains one task. A search space names it wi
     Train / validation / test arrays (numpy, or scipy CSR for sparse inputs) and where they
     came from. ``load_encoded`` walks the usual chain: the file in ``options.data_dir``, then
     Keras's loader (``keras_loader``), then a generated sample announced as such; it caches
-    the encoded arrays. ``split_validation`` holds out validation rows.
+    the encoded arrays. ``split_validation`` holds out validation rows; ``load_dataset`` does
+    both in one call. ``keras_source`` is the chain of a dataset Keras ships as ``<task>.npz``,
+    whose file ``read_npz_as`` reads through the task's own checks; ``keras_split`` shuffles and
+    splits rows as Keras's loaders do (``KERAS_SEED``). ``load_multi_hot`` is the tutorials'
+    recipe for Keras's word-index text (IMDB, Reuters): ``Ragged`` sequences read by
+    ``read_word_indices``, cut as Keras cuts them (``keras_word_indices``), ``multi_hot`` rows.
 
 ``build_model(hp, dataset) -> keras.Model``
     A compiled model from one dict of hyperparameters. ``hidden_layers``, ``compile_model``,
@@ -101,4 +106,25 @@ __all__ = [
     "split_validation",
     "text",
     "training",
+]
+
+# The built-in tasks' recipes, each one call, for a pipeline of your own as much as for them.
+from sweeps.data.dataset import KERAS_SEED, KERAS_TEST_SPLIT, keras_split
+from sweeps.data.files import read_npz_as
+from sweeps.data.sequences import Ragged, WordIndexSplits, keras_word_indices, load_multi_hot, multi_hot, read_word_indices
+from sweeps.data.sources import keras_source, load_dataset
+
+__all__ += [
+    "KERAS_SEED",
+    "KERAS_TEST_SPLIT",
+    "Ragged",
+    "WordIndexSplits",
+    "keras_source",
+    "keras_split",
+    "keras_word_indices",
+    "load_dataset",
+    "load_multi_hot",
+    "multi_hot",
+    "read_npz_as",
+    "read_word_indices",
 ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeps.defaults import CONNECT_TIMEOUT
+from sweeps.defaults import CONNECT_TIMEOUT, STORE_ROOT, STUDY_FILE, TRACKING_FILE
 from sweeps.errors import ConfigError
 from sweeps.logs import native_stderr_silenced
 from sweeps.spec.yaml_file import parse
@@ -19,13 +19,13 @@ def add_store_options(parser: argparse.ArgumentParser, storage: bool = True, art
     parser.add_argument(
         "--tracking-uri",
         help="MLflow store: a database URL or a tracking server's http(s) URL "
-        "(env MLFLOW_TRACKING_URI; default sqlite:///mlruns/mlflow.db)",
+        f"(env MLFLOW_TRACKING_URI; default sqlite:///{STORE_ROOT / TRACKING_FILE})",
     )
     if storage:
         parser.add_argument(
             "--storage",
             help="Optuna storage: a database URL or grpc://HOST:PORT of `sweeps server --optuna-proxy` "
-            "(env SWEEPS_STORAGE; default sqlite:///mlruns/optuna.db)",
+            f"(env SWEEPS_STORAGE; default sqlite:///{STORE_ROOT / STUDY_FILE})",
         )
     parser.add_argument(
         "--connect-timeout",

@@ -133,12 +133,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     The options given (and the environment's SWEEPS_DATA_DIR, MLFLOW_TRACKING_URI, SWEEPS_STORAGE,
     which cron does not pass on) are written into the command, paths made absolute.
     """
+    from sweeps.tracking.stores import Stores
+
     hour, minute = _time(args.at)
     project = Path.cwd().resolve()
-    log = shlex.quote(str(project / "mlruns" / "logs" / "nightly.log"))
+    logs = Stores.resolve().log_dir  # relative: under the project
+    log = shlex.quote(str(project / logs / "nightly.log"))
     command = shlex.join([sys.executable, "-m", "sweeps", "nightly", *_nightly_options(args)]) + f" >> {log} 2>&1"
     if args.cron:
-        print(f"{minute} {hour} * * * cd {shlex.quote(str(project))} && mkdir -p mlruns/logs && {command}")
+        print(f"{minute} {hour} * * * cd {shlex.quote(str(project))} && mkdir -p {shlex.quote(str(logs))} && {command}")
         return EXIT_OK
     print(f"""# ~/.config/systemd/user/sweeps-nightly.service
 [Unit]
@@ -147,7 +150,7 @@ Description=sweeps: nightly sweeps of {project}
 [Service]
 Type=oneshot
 WorkingDirectory={project}
-ExecStartPre=/bin/mkdir -p {project / "mlruns" / "logs"}
+ExecStartPre=/bin/mkdir -p {project / logs}
 ExecStart=/bin/sh -c {shlex.quote(f"exec {command}")}
 
 # ~/.config/systemd/user/sweeps-nightly.timer

@@ -16,7 +16,7 @@ from sweeps.commands.common import (
     import_tensorflow,
     parse_overrides,
 )
-from sweeps.defaults import HEARTBEAT_SECONDS
+from sweeps.defaults import HEARTBEAT_SECONDS, KEEP_MODELS
 from sweeps.errors import EXIT_OK, ConfigError
 from sweeps.formatting import headline, param_text
 from sweeps.logs import NOTES, library_logs_to, say
@@ -52,7 +52,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--keep-models",
         choices=("best", "all"),
-        default="best",
+        default=KEEP_MODELS,
         help="which trials keep their Keras model in MLflow: the study's best (default), or every one",
     )
     run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --jobs

@@ -7,16 +7,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from sweeps.commands.common import add_store_options
-from sweeps.defaults import PROXY_PORT, UI_HOST, UI_PORT
+from sweeps.defaults import PROXY_PORT, SERVER_ARTIFACTS, SERVER_WORKERS, STORE_ROOT, TRACKING_FILE, UI_HOST, UI_PORT
 from sweeps.errors import EXIT_OK, ConfigError
-
-# MLflow's server as web processes only: its job runner (GenAI evaluation jobs, not used here)
-# would start several more processes and a minute of start-up.
-QUIET_SERVER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -35,17 +30,22 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--backend-store-uri",
         default=os.environ.get("SWEEPS_BACKEND_STORE_URI"),
         help="the runs' database: postgresql://... or sqlite:///... "
-        "(env SWEEPS_BACKEND_STORE_URI; default sqlite:///mlruns/mlflow.db here)",
+        f"(env SWEEPS_BACKEND_STORE_URI; default sqlite:///{STORE_ROOT / TRACKING_FILE} here)",
     )
     server.add_argument(
         "--artifacts-destination",
         default=os.environ.get("SWEEPS_ARTIFACTS_DESTINATION"),
         help="where the artifacts go: a directory or an object store MLflow supports (s3://...) "
-        "(env SWEEPS_ARTIFACTS_DESTINATION; default mlruns/artifacts here)",
+        f"(env SWEEPS_ARTIFACTS_DESTINATION; default {SERVER_ARTIFACTS} here)",
     )
-    server.add_argument("--host", default=UI_HOST, help="address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)")
+    server.add_argument("--host", default=UI_HOST, help=f"address to listen on (default {UI_HOST}; 0.0.0.0 for other machines)")
     server.add_argument("--port", type=int, default=UI_PORT, help=f"the tracking server's port (default {UI_PORT})")
-    server.add_argument("--workers", type=int, default=4, help="the tracking server's web worker processes (default 4)")
+    server.add_argument(
+        "--workers",
+        type=int,
+        default=SERVER_WORKERS,
+        help=f"the tracking server's web worker processes (default {SERVER_WORKERS})",
+    )
     server.add_argument("--optuna-proxy", action="store_true", help="also serve the study database through Optuna's gRPC proxy")
     server.add_argument("--storage", default=os.environ.get("SWEEPS_STORAGE"), help="the study database the proxy fronts")
     server.add_argument("--proxy-port", type=int, default=PROXY_PORT, help=f"the proxy's port (default {PROXY_PORT})")
@@ -61,7 +61,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """
     import time
 
-    from sweeps.commands.services import Service, serve_until_stopped, start, url_host
+    from sweeps.commands.services import QUIET_SERVER, Service, serve_until_stopped, start, url_host
     from sweeps.tracking.stores import Stores, mask
 
     uri = Stores.resolve(args.tracking_uri).tracking_uri
@@ -91,8 +91,8 @@ def cmd_server(args: argparse.Namespace) -> int:
     from sweeps.commands.services import serve_until_stopped, start, url_host
     from sweeps.commands.team import services, systemd_unit, worker_options
 
-    backend = args.backend_store_uri or f"sqlite:///{Path('mlruns/mlflow.db').absolute()}"
-    destination = args.artifacts_destination or str(Path("mlruns/artifacts").absolute())
+    backend = args.backend_store_uri or f"sqlite:///{(STORE_ROOT / TRACKING_FILE).absolute()}"
+    destination = args.artifacts_destination or str(SERVER_ARTIFACTS.absolute())
     if args.optuna_proxy and (not args.storage or args.storage.startswith("grpc://")):
         raise ConfigError("--optuna-proxy: name the study database it fronts with --storage postgresql://... (or sqlite:///...)")
     if args.systemd:

@@ -20,6 +20,9 @@ from pathlib import Path
 from sweeps.errors import ServiceError
 
 STOP_GRACE = 4.0  # seconds a stopped server gets to exit before it is killed (well inside the 10 s promised)
+# MLflow's UI and tracking server as web processes only: the job runner (GenAI evaluation jobs,
+# not used here) would start several more processes and a minute of start-up.
+QUIET_SERVER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 @dataclass

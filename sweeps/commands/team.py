@@ -8,14 +8,12 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sweeps.commands.services import Service
+from sweeps.commands.services import QUIET_SERVER, Service
 from sweeps.tracking.stores import Stores, mask
 
 
 def services(args: argparse.Namespace, backend: str, destination: str) -> list[Service]:
     """The MLflow tracking server (proxied artifacts) and, when asked, Optuna's storage proxy."""
-    from sweeps.commands.serve import QUIET_SERVER
-
     if "://" not in destination:  # a directory: MLflow wants it to exist
         Path(destination).mkdir(parents=True, exist_ok=True)
     logs = Stores.resolve().log_dir
@@ -52,7 +50,7 @@ def services(args: argparse.Namespace, backend: str, destination: str) -> list[S
 def worker_options(args: argparse.Namespace, host: str, backend: str, destination: str) -> list[str]:
     """What the server says once it answers: where things are, and the options workers use."""
     tracking = f"http://{host}:{args.port}"
-    storage = f"grpc://{host}:{args.proxy_port}" if args.optuna_proxy else mask(args.storage or "sqlite:///mlruns/optuna.db")
+    storage = f"grpc://{host}:{args.proxy_port}" if args.optuna_proxy else mask(Stores.resolve(storage=args.storage).storage)
     lines = [f"MLflow tracking server at {tracking} (runs in {mask(backend)}, artifacts in {mask(destination)})"]
     if args.optuna_proxy:
         lines.append(f"Optuna storage proxy at {storage} (in front of {mask(args.storage)})")

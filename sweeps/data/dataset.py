@@ -10,6 +10,9 @@ import numpy as np
 
 from sweeps.errors import DataError
 
+KERAS_SEED = 113  # what Keras's dataset loaders shuffle with (their seed=113), so splits match Keras's
+KERAS_TEST_SPLIT = 0.2  # the share of rows Keras's loaders keep for testing where a file holds one split
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -55,6 +58,15 @@ class Dataset:
     def sizes(self) -> str:
         """``15000 train, 10000 validation, 25000 test``, for the console."""
         return ", ".join(f"{v} {k.removesuffix('_samples')}" for k, v in self.info.items() if k.endswith("_samples"))
+
+
+def keras_split(rows: int, test_split: float = KERAS_TEST_SPLIT) -> tuple[np.ndarray, np.ndarray]:
+    """The rows Keras's loaders train and test on (``boston_housing``, ``reuters``): all of them
+    shuffled with ``KERAS_SEED``, the first ``1 - test_split`` for training."""
+    order = np.arange(rows)
+    np.random.RandomState(KERAS_SEED).shuffle(order)
+    cut = int(rows * (1 - test_split))
+    return order[:cut], order[cut:]
 
 
 def hold_out(rows: int, wanted: int, what: str) -> tuple[int, list[str]]:

@@ -82,6 +82,26 @@ def read_npz(path: Path, keys: tuple[str, ...], convert: Callable[[str, np.ndarr
         raise DataError(f"{path}: not a readable Keras .npz file (truncated or corrupt?): {error}") from None
 
 
+def read_npz_as(
+    path: Path,
+    keys: tuple[str, ...],
+    postprocess: Callable[[dict[str, Any]], Any],
+    convert: Callable[[str, np.ndarray], Any] | None = None,
+) -> Any:
+    """``postprocess`` applied to ``read_npz(path, keys, convert)``: a Keras dataset file through
+    Keras's own steps on it (shuffles, splits), which also check its shapes.
+
+    Raises:
+        DataError: the file is unreadable, or ``postprocess`` refuses its contents with a
+            ``ValueError``; the message names the file and what is wrong.
+    """
+    arrays = read_npz(path, keys, convert)
+    try:
+        return postprocess(arrays)
+    except ValueError as error:
+        raise DataError(f"{path}: {error}") from None
+
+
 def _converted(path: Path, key: str, array: np.ndarray, convert: Callable[[str, np.ndarray], Any]) -> Any:
     try:
         return convert(key, array)

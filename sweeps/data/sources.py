@@ -19,11 +19,12 @@ import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sweeps.data.cache import cached, fingerprint
-from sweeps.data.dataset import DataSource
+from sweeps.data.dataset import Dataset, DataSource, split_validation
 from sweeps.errors import DataError
 from sweeps.logs import say
 
@@ -109,6 +110,22 @@ def load(
     return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
 
 
+def load_dataset(
+    raw: RawSource,
+    options: DataOptions,
+    hp: Mapping[str, Any],
+    encode: Callable[[Any], dict[str, Any]],
+    what: str,
+    **settings: Any,
+) -> Dataset:
+    """The usual ``load_data`` whole: ``raw``'s data found (``load_encoded``) and encoded by
+    ``encode``, cached per task and ``settings`` (what besides the source shapes the encoding),
+    then ``hp["validation_samples"]`` training rows held out (``split_validation``; ``what``
+    names the rows: ``"training images"``)."""
+    source, arrays = load(raw, options, {"task": raw.task, **settings}, encode)
+    return split_validation(arrays, hp["validation_samples"], source, what)
+
+
 def _quietly(keras_load: Callable[[], Any]) -> Any:
     """``keras_load()`` with what it prints ("Downloading data from ...") on stderr: progress, not a result."""
     with contextlib.redirect_stdout(sys.stderr):
@@ -143,6 +160,20 @@ def keras_loader(dataset: str, **kwargs: Any) -> Callable[[], Any]:
         return getattr(keras.datasets, dataset).load_data(**kwargs)
 
     return load
+
+
+def keras_source(task: str, read_file: Callable[..., Any], generate: Callable[..., Any], **load_kwargs: Any) -> RawSource:
+    """The ``RawSource`` of a dataset Keras ships as ``<task>.npz`` (``mnist``, ``imdb``): that
+    file in a data directory read by ``read_file(path, **load_kwargs)``, Keras's own
+    ``keras.datasets.<task>.load_data(**load_kwargs)``, else ``generate(**load_kwargs)``; each
+    given the same arguments (``num_words=``), so that the three agree."""
+    return RawSource(
+        task,
+        f"{task}.npz",
+        partial(read_file, **load_kwargs),
+        keras_loader(task, **load_kwargs),
+        partial(generate, **load_kwargs),
+    )
 
 
 def keras_cache_dir() -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 import keras_tuner as kt
 
+from sweeps.defaults import HYPERBAND_FACTOR, HYPERBAND_ITERATIONS
 from sweeps.engines import COMPLETE, FAIL, RUNNING, Engine, Outcome, Proposal, TrialRecord, check_identity
 from sweeps.errors import ConfigError, first_line
 from sweeps.spec.sweep import SweepSpec, point_key
@@ -207,8 +208,8 @@ def _oracle(spec: SweepSpec) -> kt.Oracle:
         epochs = spec.hyperparameters({})["epochs"]  # `--epochs 2` caps the schedule: no trial trains more
         return kt.oracles.HyperbandOracle(
             max_epochs=min(spec.sampler.get("max_epochs", epochs), epochs),
-            factor=spec.sampler.get("factor", 3),
-            hyperband_iterations=spec.sampler.get("hyperband_iterations", 1),
+            factor=spec.sampler.get("factor", HYPERBAND_FACTOR),
+            hyperband_iterations=spec.sampler.get("hyperband_iterations", HYPERBAND_ITERATIONS),
             **common,
         )
     if kind == "bayesian":

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import optuna
 
-from sweeps.defaults import PROXY_POOL
+from sweeps.defaults import PROXY_POOL, PROXY_PORT, UI_HOST
 from sweeps.engines.optuna_study import quiet
 
 
@@ -22,8 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve the storage until stopped (SIGTERM, or SIGINT)."""
     parser = argparse.ArgumentParser(prog="python -m sweeps.engines.optuna_proxy", description=__doc__.splitlines()[0])
     parser.add_argument("--storage", required=True, help="the study database's URL")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=13000)
+    parser.add_argument("--host", default=UI_HOST)
+    parser.add_argument("--port", type=int, default=PROXY_PORT)
     args = parser.parse_args(argv)
     quiet()
     # The database itself, without Optuna's cache in front: that cache can miss a trial whose

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from sweeps.defaults import PROXY_READY_TIMEOUT
 from sweeps.engines import check_identity
 from sweeps.errors import StoreError, first_line
 from sweeps.spec.sweep import SweepSpec
@@ -28,7 +29,7 @@ def quiet() -> None:
 quiet()
 
 
-def open_storage(url: str, timeout: float = 10.0) -> optuna.storages.BaseStorage:
+def open_storage(url: str, timeout: float = PROXY_READY_TIMEOUT) -> optuna.storages.BaseStorage:
     """The Optuna storage at ``url``: a database URL, or ``grpc://HOST:PORT`` for Optuna's storage
     proxy (``sweeps server --optuna-proxy``), which answers within ``timeout`` seconds or fails."""
     if url.startswith("grpc://"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from sweeps.data.dataset import Dataset
 from sweeps.data.sources import DataOptions
-from sweeps.defaults import HEARTBEAT_SECONDS
+from sweeps.defaults import HEARTBEAT_SECONDS, KEEP_MODELS
 from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
 from sweeps.errors import ConfigError, Interrupted, SweepAborted
 from sweeps.formatting import param_text
@@ -50,7 +50,7 @@ class RunOptions:
     launch_workers: Callable[[Callable[[], None]], None] | None = None  # --jobs: run trials elsewhere
     worker: bool = False  # a --jobs worker: joins the parent run, leaves closing it to the launcher
     tags: dict[str, str] = field(default_factory=dict)  # on every run (nightly: the date)
-    keep_models: str = "best"  # which trials keep their Keras model in MLflow: the best, or all
+    keep_models: str = KEEP_MODELS  # which trials keep their Keras model in MLflow: the best, or all
     artifact_location: str | None = None  # where a new experiment's artifacts go (default: the store decides)
 
 

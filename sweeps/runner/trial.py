@@ -14,6 +14,7 @@ from typing import Any
 import keras
 
 from sweeps.data.dataset import Dataset
+from sweeps.defaults import KEEP_MODELS
 from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
 from sweeps.errors import Interrupted, PipelineError, TrialFailed, first_line
 from sweeps.faults import crash_point
@@ -52,7 +53,7 @@ class SweepContext:
     parent_run_id: str
     tags: dict[str, Any]  # recorded on every run of the sweep
     progress: Progress
-    keep_models: str = "best"  # "best": the study's best trial keeps its model; "all": every trial does
+    keep_models: str = KEEP_MODELS  # "best": the study's best trial keeps its model; "all": every trial does
     models_built: bool = False  # once one model was built, a build error is a bad combination, not a bug
     best_model: tuple[float, str, Any] | None = None  # this process's best trial: value, run id, model
 

@@ -41,11 +41,9 @@ _SHUFFLE_SEED = 0
 
 def load_data(hp: Mapping[str, Any], options: sp.DataOptions) -> sp.Dataset:
     """Read ``__NAME__.csv`` (or generate one), encode it, hold out test and validation rows."""
-    settings = {"task": "__NAME__", **{key: hp[key] for key in ("target", "task", "test_fraction")}}
+    settings = {key: hp[key] for key in ("target", "task", "test_fraction")}
     raw = sp.RawSource(task="__NAME__", filename="__NAME__.csv", read_file=read_csv, keras_load=None, generate=generate_csv)
-    encode = partial(encode_table, target=hp["target"], task=hp["task"], test_fraction=hp["test_fraction"])
-    source, arrays = sp.load_encoded(raw, options, settings, encode)
-    return sp.split_validation(arrays, hp["validation_samples"], source, "training rows")
+    return sp.load_dataset(raw, options, hp, partial(encode_table, **settings), "training rows", **settings)
 
 
 def build_model(hp: Mapping[str, Any], dataset: sp.Dataset) -> keras.Model:

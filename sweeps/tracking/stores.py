@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from sweeps.defaults import STORE_ROOT
+from sweeps.defaults import STORE_ROOT, STUDY_FILE, TRACKING_FILE, UI_PORT
 from sweeps.errors import ConfigError, StoreError
 from sweeps.faults import crash_point
 
@@ -43,10 +43,10 @@ class Stores:
     def resolve(cls, tracking_uri: str | None = None, storage: str | None = None, root: Path = STORE_ROOT) -> Stores:
         """Apply the precedence: option, then environment (``MLFLOW_TRACKING_URI``), then ``mlruns/``."""
         return cls(
-            tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}",
-            storage=storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / 'optuna.db'}",
+            tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / TRACKING_FILE}",
+            storage=storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / STUDY_FILE}",
             cache_dir=root / "cache",
-            tuner_dir=_tuner_dir(storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / 'optuna.db'}", root),
+            tuner_dir=_tuner_dir(storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / STUDY_FILE}", root),
         )
 
     @property
@@ -132,7 +132,7 @@ def local_artifacts_warning(tracking_uri: str, artifact_location: str) -> str | 
     return (
         f"note: the artifacts of these runs (plots, summaries, models) go to {artifact_location} on this machine, "
         "which other machines cannot read; for a team, start `sweeps server --backend-store-uri "
-        f"{mask(tracking_uri)} --artifacts-destination DIR` and run workers with --tracking-uri http://SERVER:5000, "
+        f"{mask(tracking_uri)} --artifacts-destination DIR` and run workers with --tracking-uri http://SERVER:{UI_PORT}, "
         "or pass --artifact-location with a store every machine reaches (s3://..., gs://...)"
     )
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import sweeps.pipeline as sp
+from sweeps.pipeline import Ragged
 from sweeps.pipelines import boston_housing, cifar10, mnist, reuters, sequence_trend, text_sentiment
-from sweeps.pipelines._sequences import Ragged
 
 
 def defaults(module) -> dict:

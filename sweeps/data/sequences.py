@@ -1,18 +1,27 @@
-"""Word-index sequences as Keras's text datasets hold them, processed without Python loops.
+"""Word-index sequences as Keras's text datasets hold them, processed without Python loops, and
+the tutorials' multi-hot recipe on them.
 
 Keras's IMDB and Reuters loaders shuffle with a seed, prepend ``start_char``, shift indices by
 ``index_from`` and map words outside ``[skip_top, num_words)`` to ``oov_char``, one Python list
 at a time. ``Ragged`` keeps all sequences in one flat array so the same steps, and the
 multi-hot encoding the tutorials use, take a fraction of a second instead of many.
+``load_multi_hot`` is a whole ``load_data`` for such a task; ``read_word_indices`` reads its file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from sweeps.data.dataset import Dataset
+from sweeps.data.files import read_npz_as
+from sweeps.data.sources import DataOptions, RawSource, load_dataset
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,11 @@ class Ragged:
             raise ValueError(f"{name} must hold integer word indices, got {values.dtype}")
         return cls(values.astype(np.int64), lengths)
 
+    @classmethod
+    def of(cls, sequences: Ragged | Iterable[Sequence[int]], name: str = "sequences") -> Ragged:
+        """``sequences`` as ``Ragged``: itself if it is one, else built ``from_sequences``."""
+        return sequences if isinstance(sequences, Ragged) else cls.from_sequences(sequences, name)
+
     def __len__(self) -> int:
         return len(self.lengths)
 
@@ -55,6 +69,10 @@ class Ragged:
     def rows(self) -> list[list[int]]:
         """The sequences as Python lists (for tests and display, not hot paths)."""
         return [row.tolist() for row in np.split(self.values, np.cumsum(self.lengths)[:-1])] if len(self) else []
+
+
+# Keras's ``(x_train, y_train), (x_test, y_test)`` of a text dataset: sequences and their labels.
+WordIndexSplits = tuple[tuple[Ragged, np.ndarray], tuple[Ragged, np.ndarray]]
 
 
 def keras_word_indices(
@@ -111,3 +129,43 @@ def multi_hot(sequences: Ragged, dimension: int) -> sp.csr_matrix:
     matrix.sum_duplicates()  # a word repeated in a review counts once: 10x faster than np.unique on IMDB
     matrix.data[:] = 1.0
     return matrix
+
+
+def multi_hot_splits(raw: WordIndexSplits, num_words: int, labels: type = np.float32) -> dict[str, Any]:
+    """Keras's ``(x_train, y_train), (x_test, y_test)`` of word-index sequences as the arrays a
+    Dense stack trains on: each sequence a multi-hot row ``num_words`` wide, labels as ``labels``
+    (float32 for a sigmoid output, int64 for class numbers)."""
+    (x_train, y_train), (x_test, y_test) = raw
+    return {
+        "x_train": multi_hot(Ragged.of(x_train, "x_train"), num_words),
+        "y_train": y_train.astype(labels),
+        "x_test": multi_hot(Ragged.of(x_test, "x_test"), num_words),
+        "y_test": y_test.astype(labels),
+    }
+
+
+def load_multi_hot(raw: RawSource, options: DataOptions, hp: Mapping[str, Any], what: str, labels: type = np.float32) -> Dataset:
+    """The tutorials' text recipe as a whole ``load_data``: ``raw``'s word-index sequences, cut to
+    ``hp["num_words"]`` words as Keras's loaders cut them, encoded by ``multi_hot_splits`` (cached
+    per ``num_words``), ``hp["validation_samples"]`` training rows (``what``) held out.
+
+    ``raw`` reads the file (``read_word_indices``), calls Keras's loader and generates a sample,
+    each with that same ``num_words``.
+    """
+    num_words = hp["num_words"]
+    encode = partial(multi_hot_splits, num_words=num_words, labels=labels)
+    return load_dataset(raw, options, hp, encode, what, num_words=num_words)
+
+
+def read_word_indices(path: Path, keys: tuple[str, ...], postprocess: Callable[[dict[str, Any]], Any]) -> Any:
+    """Read ``keys`` from a Keras text ``.npz`` (the ``x`` keys: word-index sequences, made
+    ``Ragged`` as each is read, so one split's Python lists at a time are alive) and return
+    ``postprocess(arrays)``, Keras's own steps on them.
+
+    Raises:
+        DataError: the file is unreadable, or its contents fail ``postprocess``'s checks
+            (a ``ValueError``); the message names the file.
+    """
+    return read_npz_as(
+        path, keys, postprocess, convert=lambda key, array: Ragged.of(array, key) if key.startswith("x") else array
+    )
