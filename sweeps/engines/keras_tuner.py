@@ -15,12 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
+from keras_tuner.engine.trial import TrialStatus
 
-from sweeps.engines import COMPLETE, FAIL, RUNNING, Engine, Outcome, Proposal, TrialRecord, check_identity
+from sweeps.engines.base import Engine, Outcome, Proposal, TrialRecord, TrialState, check_identity
 from sweeps.errors import ConfigError, first_line
 from sweeps.spec.sweep import SweepSpec, point_key
 
-_STATES = {"COMPLETED": COMPLETE, "FAILED": FAIL, "INVALID": FAIL, "RUNNING": RUNNING, "IDLE": RUNNING}
+# keras-tuner's trial statuses, as the study's trial states.
+_STATES = {
+    TrialStatus.COMPLETED: TrialState.COMPLETE,
+    TrialStatus.FAILED: TrialState.FAIL,
+    TrialStatus.INVALID: TrialState.FAIL,
+    TrialStatus.RUNNING: TrialState.RUNNING,
+    TrialStatus.IDLE: TrialState.RUNNING,
+}
 _TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id")
 _TUNER_ID = "sweeps"  # one worker per study: keras-tuner's own chief/worker protocol is not used
 CHECKPOINT = "checkpoint.weights.h5"
@@ -64,7 +72,7 @@ class KerasTunerEngine(Engine):
         if self.remaining() == 0:
             return None
         trial = self.oracle.create_trial(_TUNER_ID)
-        if trial.status != "RUNNING":
+        if trial.status != TrialStatus.RUNNING:
             return None
         values = trial.hyperparameters.values
         tuner = {key: values[key] for key in _TUNER_KEYS if key in values}
@@ -84,16 +92,16 @@ class KerasTunerEngine(Engine):
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
         trial = self.oracle.update_trial(proposal.handle.trial_id, {self.spec.metric: value}, step=epoch)
-        return trial.status == "STOPPED"
+        return trial.status == TrialStatus.STOPPED
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         trial = proposal.handle
         if outcome.value is not None:  # K-fold trials report only their mean, at the end
             self.oracle.update_trial(trial.trial_id, {self.spec.metric: outcome.value}, step=outcome.attrs.get("best_epoch", 0))
-        trial.status = "COMPLETED" if outcome.state == COMPLETE else "FAILED"
+        trial.status = TrialStatus.COMPLETED if outcome.state == TrialState.COMPLETE else TrialStatus.FAILED
         trial.message = outcome.attrs.get("error")
         self.oracle.end_trial(trial)
-        if outcome.state != COMPLETE and isinstance(self.oracle, GridOracle):
+        if outcome.state != TrialState.COMPLETE and isinstance(self.oracle, GridOracle):
             self.oracle.failed_here.add(point_key(proposal.params))
         self.note(proposal, outcome.attrs)
 
@@ -101,9 +109,9 @@ class KerasTunerEngine(Engine):
         return [
             TrialRecord(
                 int(trial_id),
-                _STATES.get(trial.status, FAIL),
+                _STATES.get(trial.status, TrialState.FAIL),
                 {k: v for k, v in trial.hyperparameters.values.items() if k in self.spec.params},
-                trial.score if trial.status == "COMPLETED" else None,
+                trial.score if trial.status == TrialStatus.COMPLETED else None,
                 self._facts["trials"].get(trial_id, {}),
             )
             for trial_id, trial in sorted(self.oracle.trials.items())
@@ -111,7 +119,7 @@ class KerasTunerEngine(Engine):
 
     def remaining(self) -> int:
         trials = self.oracle.trials.values()
-        completed = sum(t.status == "COMPLETED" for t in trials)
+        completed = sum(t.status == TrialStatus.COMPLETED for t in trials)
         budget = self.spec.trials - completed
         if isinstance(self.oracle, GridOracle):
             budget = min(budget, len(self.oracle.missing()))
@@ -124,7 +132,7 @@ class KerasTunerEngine(Engine):
         self._save_facts()
 
     def running(self) -> int:
-        return sum(t.status == "RUNNING" for t in self.oracle.trials.values())
+        return sum(t.status == TrialStatus.RUNNING for t in self.oracle.trials.values())
 
     def shared(self, key: str) -> Any:
         return self._facts.get("shared", {}).get(key)
@@ -140,10 +148,11 @@ class KerasTunerEngine(Engine):
         re-run that trial even when it completed: the queue is rebuilt from the trials' states.
         A grid instead proposes the points of failed trials anew, as new trials.
         """
-        unfinished = [t for t in self.oracle.trials.values() if t.status in ("FAILED", "INVALID", "RUNNING", "IDLE")]
+        cut_off = (TrialStatus.FAILED, TrialStatus.INVALID, TrialStatus.RUNNING, TrialStatus.IDLE)
+        unfinished = [t for t in self.oracle.trials.values() if t.status in cut_off]
         if isinstance(self.oracle, GridOracle):
             for trial in unfinished:
-                trial.status = "FAILED"
+                trial.status = TrialStatus.FAILED
             self.oracle._retry_queue = []
         else:
             self.oracle._retry_queue = [t.trial_id for t in sorted(unfinished, key=lambda t: t.trial_id)]
@@ -168,12 +177,15 @@ class GridOracle(kt.Oracle):
         self.failed_here: set[str] = set()  # retried only by a later invocation, as with Optuna
 
     def missing(self) -> list[dict[str, Any]]:
-        taken = {point_key(t.hyperparameters.values) for t in self.trials.values() if t.status in ("COMPLETED", "RUNNING")}
+        done = (TrialStatus.COMPLETED, TrialStatus.RUNNING)
+        taken = {point_key(t.hyperparameters.values) for t in self.trials.values() if t.status in done}
         return [p for p in self.points if point_key(p) not in taken | self.failed_here]
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         missing = self.missing()
-        return {"status": "RUNNING", "values": dict(missing[0])} if missing else {"status": "STOPPED", "values": None}
+        if not missing:
+            return {"status": TrialStatus.STOPPED, "values": None}
+        return {"status": TrialStatus.RUNNING, "values": dict(missing[0])}
 
 
 def hyperband_trials(oracle: kt.oracles.HyperbandOracle) -> int:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from sweeps.engines import check_identity
+from sweeps.engines.base import check_identity
 from sweeps.errors import StoreError, first_line
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.stores import create_sqlite_store, disk_full, mask, retrying, sqlite_path

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.data.dataset import Dataset
-from sweeps.engines import COMPLETE, FAIL, PRUNED, TrialRecord, best_record
+from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.faults import crash_point
 from sweeps.logs import say
 from sweeps.reporting import dashboard
@@ -47,7 +47,9 @@ def keep_best_model(ctx: SweepContext, records: list[TrialRecord]) -> None:
 def close(ctx: SweepContext, study: str, records: list[TrialRecord], table: str, status: str) -> None:
     """Record what the study found on the parent run, then end it with ``status``."""
     tracker, parent, spec = ctx.tracker, ctx.parent_run_id, ctx.spec
-    counts = {state: sum(r.state == state for r in records) for state in (COMPLETE, PRUNED, FAIL)}
+    counts = {
+        state: sum(r.state == state for r in records) for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    }
     best = best_record(records, spec.direction)
     try:
         metrics = {f"trials_{state.lower()}": count for state, count in counts.items()}
@@ -83,8 +85,9 @@ def _dashboard(ctx: SweepContext, study: str, counts: dict[str, int]) -> None:
     try:
         records = study_records(tracker, spec.name, study, list(spec.params))
         with tempfile.TemporaryDirectory(prefix="sweeps-plots-") as directory:
-            optuna_study = getattr(ctx.engine, "study", None)
-            written = dashboard.write_study_plots(records, Path(directory), optuna_study, spec.sampler["type"] == "grid")
+            written = dashboard.write_study_plots(
+                records, Path(directory), ctx.engine.optuna_study, spec.sampler["type"] == "grid"
+            )
             for path in written:
                 tracker.log_file(ctx.parent_run_id, path, "plots")
         names = [path.name for path in written]

@@ -17,7 +17,7 @@ import keras
 from tqdm import tqdm
 
 from sweeps.defaults import PROGRESS_LINE_SECONDS
-from sweeps.engines import TrialRecord, best_record
+from sweeps.engines.base import TrialRecord, TrialState, best_record
 
 log = logging.getLogger("sweeps.progress")  # the invocation's log file, when there is one
 
@@ -62,14 +62,14 @@ class Progress:
 
     def show_study(self, records: Sequence[TrialRecord], direction: str) -> None:
         """Catch up with trials other processes finished (``--jobs``)."""
-        finished = {r.number for r in records if r.state != "RUNNING"}
+        finished = {r.number for r in records if r.state != TrialState.RUNNING}
         if self._start is None:
             self._start = finished
         done = len(finished - self._start)
         changed, self.done, self.bar.n = done != self.done, done, done
         best = best_record(records, direction)
         self.best = None if best is None else best.value
-        running = f"{sum(r.state == 'RUNNING' for r in records)} running"
+        running = f"{sum(r.state == TrialState.RUNNING for r in records)} running"
         if self.bar.disable and changed:
             self._line(f"[{done}/{self.total}] trials finished, {running}, {self._best()}")
         self._show(running)

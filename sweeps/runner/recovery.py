@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sweeps.engines import FAIL, Engine, TrialRecord, worker_alive
-from sweeps.engines import RUNNING as RUNNING_TRIAL
+from sweeps.engines.base import Engine, TrialRecord, TrialState, worker_alive
 from sweeps.tracking.tracker import FINISHED, KILLED, RUNNING, Tracker
 
 PARENT_KEY = "sweeps.mlflow_parent_run_id"
@@ -28,14 +27,17 @@ def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord], checke
     closed, checked = 0, set() if checked is None else checked
     for record in records:
         run_id = record.attrs.get("mlflow_run_id")
-        if record.state == RUNNING_TRIAL or not run_id or run_id in checked:
+        if record.state == TrialState.RUNNING or not run_id or run_id in checked:
             continue
         checked.add(run_id)
         run = tracker.run(run_id)
         if run.info.status != RUNNING:
             continue
-        status = KILLED if record.state == FAIL else FINISHED
-        tags = {"state": record.state, **({"error": record.attrs.get("error") or "worker died"} if record.state == FAIL else {})}
+        status = KILLED if record.state == TrialState.FAIL else FINISHED
+        tags = {
+            "state": record.state,
+            **({"error": record.attrs.get("error") or "worker died"} if record.state == TrialState.FAIL else {}),
+        }
         nested = [n.info.run_id for n in tracker.children(run) if n.info.status == RUNNING]
         for run_to_close in [*nested, run_id]:
             tracker.log(run_to_close, tags=tags)

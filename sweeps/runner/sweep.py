@@ -21,7 +21,8 @@ from typing import Any
 from sweeps.data.dataset import Dataset
 from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS
-from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
+from sweeps.engines import open_engine
+from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.errors import ConfigError, Interrupted, SweepAborted
 from sweeps.logs import say
 from sweeps.reporting.tables import trials_table
@@ -101,7 +102,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         },
         options.heartbeat,
     )
-    result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=getattr(engine, "study", None))
+    result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=engine.optuna_study)
     view = runs_view(list(spec.params), spec.metric, spec.test_metric, spec.direction)
     tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view, options.artifact_location)
     closed = close_orphaned_runs(tracker, engine.records())
@@ -174,9 +175,9 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
             fixed = {k: v for k, v in ctx.spec.hyperparameters({}).items() if k not in ctx.spec.params}
             parent.describe(ctx, fixed, result.dataset)
         if options.launch_workers:
-            before = {r.number for r in ctx.engine.records() if r.state != "RUNNING"}
+            before = {r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING}
             options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.direction))
-            result.ran = len({r.number for r in ctx.engine.records() if r.state != "RUNNING"} - before)
+            result.ran = len({r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING} - before)
         else:
             _loop(ctx, result)
         status = FINISHED
@@ -210,7 +211,7 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
             _value(best_record(engine.records(), spec.direction)),
             f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.metric, outcome.value)}",
         )
-        if outcome.state != FAIL:
+        if outcome.state != TrialState.FAIL:
             failures.clear()
             continue
         failures.append(f"trial {proposal.number}: {outcome.attrs['error']}")

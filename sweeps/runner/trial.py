@@ -14,7 +14,7 @@ from typing import Any
 import keras
 
 from sweeps.data.dataset import Dataset
-from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
+from sweeps.engines.base import Engine, Outcome, Proposal, TrialState
 from sweeps.errors import Interrupted, PipelineError, TrialFailed, first_line
 from sweeps.faults import crash_point
 from sweeps.reporting import plots
@@ -37,7 +37,11 @@ from sweeps.training.datasets import DatasetCache
 from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, Objective, train
 from sweeps.training.fused import why_not_fused
 
-_RUN_STATUS = {COMPLETE: FINISHED, PRUNED: FINISHED, FAIL: FAILED}  # engine state -> MLflow run status
+_RUN_STATUS = {
+    TrialState.COMPLETE: FINISHED,
+    TrialState.PRUNED: FINISHED,
+    TrialState.FAIL: FAILED,
+}  # engine state -> MLflow run status
 
 
 @dataclass
@@ -76,7 +80,7 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
     run_id = tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent_run_id)
     ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
     engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
-    outcome, broken = Outcome(FAIL, attrs={**ids, "error": "interrupted"}), None
+    outcome, broken = Outcome(TrialState.FAIL, attrs={**ids, "error": "interrupted"}), None
     interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
     try:
         outcome = _attempt(ctx, proposal, hp, run_id)
@@ -88,7 +92,9 @@ def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
                 f"pipeline {spec.pipeline.name}: {first_line(error, with_type=False)}; "
                 "fix the pipeline (this trial was recorded as FAIL)"
             )
-        outcome = Outcome(FAIL, attrs={**ids, "error": first_line(error, with_type=not isinstance(error, TrialFailed))})
+        outcome = Outcome(
+            TrialState.FAIL, attrs={**ids, "error": first_line(error, with_type=not isinstance(error, TrialFailed))}
+        )
         tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
     finally:
         _record(ctx, proposal, run_id, outcome, interrupted)
@@ -106,7 +112,7 @@ def _record(ctx: SweepContext, proposal: Proposal, run_id: str, outcome: Outcome
     """
     try:
         with shielded():
-            error = {"error": outcome.attrs["error"]} if outcome.state == FAIL else {}
+            error = {"error": outcome.attrs["error"]} if outcome.state == TrialState.FAIL else {}
             ctx.tracker.log(run_id, tags={"state": outcome.state, **error})
             ctx.engine.tell(proposal, outcome)
             crash_point("after-tell")
@@ -124,7 +130,7 @@ def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: 
     tracker.log_dataset(run_id, dataset_input(dataset))
     pruning = _Pruning(ctx.engine, proposal, spec.metric)
     fitted = _train(ctx, proposal, FitRequest(spec.pipeline, dataset, hp, ctx.objective), run_id, pruning)
-    state = PRUNED if pruning.pruned else COMPLETE
+    state = TrialState.PRUNED if pruning.pruned else TrialState.COMPLETE
     measured = {
         "best_epoch": fitted.best_epoch,
         "epochs_trained": fitted.epochs_trained,
@@ -133,7 +139,7 @@ def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: 
     ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
     outcome = Outcome(state, fitted.value, {**ids, **fitted.test, **fitted.metrics, **measured})
     _log_fitted(tracker, run_id, spec, proposal, fitted)
-    if state == COMPLETE:
+    if state == TrialState.COMPLETE:
         _keep_model(ctx, run_id, fitted)
     return outcome
 
@@ -174,7 +180,7 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
         tracker.log(
             open_runs[part.index],
             metrics={f"best_{metric}": fitted.value, "best_epoch": fitted.best_epoch, **fitted.test},
-            tags={"state": COMPLETE},
+            tags={"state": TrialState.COMPLETE},
             step=FINAL_STEP,
         )
         tracker.end_run(open_runs.pop(part.index), FINISHED)
@@ -185,7 +191,7 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
     except BaseException as error:
         with shielded():  # the fits that were running when it broke
             for nested in open_runs.values():
-                tracker.log(nested, tags={"state": FAIL})
+                tracker.log(nested, tags={"state": TrialState.FAIL})
                 tracker.end_run(nested, KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
         raise
     tracker.log_history(run_id, fitted.history)
