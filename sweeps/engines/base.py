@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.errors import ConfigError
+from sweeps.spec.objective import Objective
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as trials and runs record it
 
@@ -173,12 +174,10 @@ def check_identity(stored: dict[str, Any], identity: dict[str, str], study: str)
     )
 
 
-def best_record(records: Sequence[TrialRecord], direction: str) -> TrialRecord | None:
+def best_record(records: Sequence[TrialRecord], objective: Objective) -> TrialRecord | None:
     """The COMPLETE trial with the best objective value, or ``None``."""
     complete = [r for r in records if r.state == TrialState.COMPLETE and r.value is not None and math.isfinite(r.value)]
-    if not complete:
-        return None
-    return (max if direction == "maximize" else min)(complete, key=lambda r: r.value)
+    return objective.best(complete, key=lambda r: r.value)
 
 
 def worker_alive(worker: str) -> bool:

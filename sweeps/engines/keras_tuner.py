@@ -91,13 +91,15 @@ class KerasTunerEngine(Engine):
         return proposal
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
-        trial = self.oracle.update_trial(proposal.handle.trial_id, {self.spec.metric: value}, step=epoch)
+        trial = self.oracle.update_trial(proposal.handle.trial_id, {self.spec.objective.metric: value}, step=epoch)
         return trial.status == TrialStatus.STOPPED
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         trial = proposal.handle
         if outcome.value is not None:  # K-fold trials report only their mean, at the end
-            self.oracle.update_trial(trial.trial_id, {self.spec.metric: outcome.value}, step=outcome.attrs.get("best_epoch", 0))
+            self.oracle.update_trial(
+                trial.trial_id, {self.spec.objective.metric: outcome.value}, step=outcome.attrs.get("best_epoch", 0)
+            )
         trial.status = TrialStatus.COMPLETED if outcome.state == TrialState.COMPLETE else TrialStatus.FAILED
         trial.message = outcome.attrs.get("error")
         self.oracle.end_trial(trial)
@@ -123,7 +125,7 @@ class KerasTunerEngine(Engine):
         budget = self.spec.trials - completed
         if isinstance(self.oracle, GridOracle):
             budget = min(budget, len(self.oracle.missing()))
-        elif self.spec.sampler["type"] == "hyperband":  # trials still to create, plus failed ones to re-run
+        elif self.spec.sampler.type == "hyperband":  # trials still to create, plus failed ones to re-run
             budget = min(budget, hyperband_trials(self.oracle) - len(self.oracle.trials) + len(self.oracle._retry_queue))
         return max(0, budget)
 
@@ -205,28 +207,26 @@ def _oracle(spec: SweepSpec) -> kt.Oracle:
         else:
             space.Float(name, param.low, param.high, step=param.step, sampling="log" if param.log else "linear")
     common = {
-        "objective": kt.Objective(spec.metric, "max" if spec.direction == "maximize" else "min"),
+        "objective": kt.Objective(spec.objective.metric, spec.objective.mode),
         "hyperparameters": space,
-        "seed": spec.sampler["seed"],
+        "seed": spec.sampler.seed,
         "allow_new_entries": False,
         "tune_new_entries": False,
         # The runner applies the sweep's own failure policy; keras-tuner's would raise mid-sweep.
         "max_retries_per_trial": 0,
         "max_consecutive_failed_trials": 1_000_000,
     }
-    kind = spec.sampler["type"]
-    if kind == "hyperband":
+    sampler = spec.sampler
+    if sampler.type == "hyperband":
         epochs = spec.hyperparameters({})["epochs"]  # `--epochs 2` caps the schedule: no trial trains more
         return kt.oracles.HyperbandOracle(
-            max_epochs=min(spec.sampler.get("max_epochs", epochs), epochs),
-            factor=spec.sampler.get("factor", 3),
-            hyperband_iterations=spec.sampler.get("hyperband_iterations", 1),
+            max_epochs=min(sampler.max_epochs or epochs, epochs),
+            factor=sampler.factor or 3,
+            hyperband_iterations=sampler.hyperband_iterations or 1,
             **common,
         )
-    if kind == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(
-            max_trials=None, num_initial_points=spec.sampler.get("num_initial_points"), **common
-        )
-    if kind == "grid":
+    if sampler.type == "bayesian":
+        return kt.oracles.BayesianOptimizationOracle(max_trials=None, num_initial_points=sampler.num_initial_points, **common)
+    if sampler.grid:
         return GridOracle(spec.grid_points(), **common)
     return kt.oracles.RandomSearchOracle(max_trials=None, **common)

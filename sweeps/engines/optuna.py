@@ -44,7 +44,7 @@ class OptunaEngine(Engine):
     ) -> None:
         self.spec = spec
         self._distributions = {name: distribution(param) for name, param in spec.params.items()}
-        self._grid = spec.grid_points() if spec.sampler["type"] == "grid" else None
+        self._grid = spec.grid_points() if spec.sampler.grid else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         self._beats: dict[int, threading.Event] = {}
         self._heartbeat = heartbeat

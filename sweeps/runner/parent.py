@@ -35,7 +35,7 @@ def keep_best_model(ctx: SweepContext, records: list[TrialRecord]) -> None:
     of trials that are not (an earlier invocation's or another worker's best)."""
     if ctx.best_model is None or ctx.keep_models == "all":
         return
-    best = best_record(records, ctx.spec.direction)
+    best = best_record(records, ctx.spec.objective)
     _, run_id, model = ctx.best_model
     if best is None or best.attrs.get("mlflow_run_id") != run_id:
         return
@@ -50,14 +50,14 @@ def close(ctx: SweepContext, study: str, records: list[TrialRecord], table: str,
     counts = {
         state: sum(r.state == state for r in records) for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     }
-    best = best_record(records, spec.direction)
+    best = best_record(records, spec.objective)
     try:
         metrics = {f"trials_{state.lower()}": count for state, count in counts.items()}
         metrics.update(_epochs(records, parent))
         tags: dict[str, Any] = {}
         params: dict[str, Any] = {}
         if best is not None:
-            metrics[f"best_{spec.metric}"] = best.value
+            metrics[f"best_{spec.objective.metric}"] = best.value
             if best.attrs.get(spec.test_metric) is not None:
                 metrics[spec.test_metric] = best.attrs[spec.test_metric]
             tags = {"best.trial": best.number, **{f"best.{k}": v for k, v in best.params.items()}}
@@ -85,9 +85,7 @@ def _dashboard(ctx: SweepContext, study: str, counts: dict[str, int]) -> None:
     try:
         records = study_records(tracker, spec.name, study, list(spec.params))
         with tempfile.TemporaryDirectory(prefix="sweeps-plots-") as directory:
-            written = dashboard.write_study_plots(
-                records, Path(directory), ctx.engine.optuna_study, spec.sampler["type"] == "grid"
-            )
+            written = dashboard.write_study_plots(records, Path(directory), ctx.engine.optuna_study, spec.sampler.grid)
             for path in written:
                 tracker.log_file(ctx.parent_run_id, path, "plots")
         names = [path.name for path in written]

@@ -68,10 +68,12 @@ class SweepResult:
 
     @property
     def best(self) -> TrialRecord | None:
-        return best_record(self.records, self.spec.direction)
+        return best_record(self.records, self.spec.objective)
 
     def table(self, markdown: bool = False) -> str:
-        return trials_table(self.records, list(self.spec.params), self.spec.metric, self.spec.test_metric, self.best, markdown)
+        return trials_table(
+            self.records, list(self.spec.params), self.spec.objective.metric, self.spec.test_metric, self.best, markdown
+        )
 
 
 def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
@@ -103,7 +105,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         options.heartbeat,
     )
     result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=engine.optuna_study)
-    view = runs_view(list(spec.params), spec.metric, spec.test_metric, spec.direction)
+    view = runs_view(list(spec.params), spec.objective, spec.test_metric)
     tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view, options.artifact_location)
     closed = close_orphaned_runs(tracker, engine.records())
     if close_dead_parent(tracker, engine):
@@ -121,11 +123,13 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         engine,
         lambda: tracker.start_run(
             study_run_name(name, datetime.now()),
-            {**tags, ROLE: STUDY, "sampler": spec.sampler["type"], "storage": mask(options.stores.storage)},
+            {**tags, ROLE: STUDY, "sampler": spec.sampler.type, "storage": mask(options.stores.storage)},
         ),
     )
     result.parent_run_id = parent_run
-    progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best), bar=False if options.worker else None)
+    progress = Progress(
+        spec.name, engine.remaining(), spec.objective.metric, _value(result.best), bar=False if options.worker else None
+    )
     ctx = SweepContext(spec, engine, tracker, datasets, parent_run, tags, progress, options.keep_models)
     _run_trials(ctx, result, options, joined)
     return result
@@ -158,8 +162,8 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         "data.source": dataset.source.kind,
         "data.fingerprint": dataset.source.fingerprint,
         **source_tags(spec.path),
-        "objective.metric": spec.metric,
-        "objective.direction": spec.direction,
+        "objective.metric": spec.objective.metric,
+        "objective.direction": spec.objective.direction,
         "worker.host": socket.gethostname(),
         "worker.pid": os.getpid(),
         "worker.command": mask(shlex.join(["sweeps", *sys.argv[1:]])),
@@ -176,7 +180,7 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
             parent.describe(ctx, fixed, result.dataset)
         if options.launch_workers:
             before = {r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING}
-            options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.direction))
+            options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.objective))
             result.ran = len({r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING} - before)
         else:
             _loop(ctx, result)
@@ -208,8 +212,8 @@ def _loop(ctx: SweepContext, result: SweepResult) -> None:
             raise Interrupted(f"trial {proposal.number} was marked FAIL and its run KILLED") from None
         result.ran += 1
         progress.trial_done(
-            _value(best_record(engine.records(), spec.direction)),
-            f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.metric, outcome.value)}",
+            _value(best_record(engine.records(), spec.objective)),
+            f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.objective.metric, outcome.value)}",
         )
         if outcome.state != TrialState.FAIL:
             failures.clear()

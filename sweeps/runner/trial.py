@@ -20,6 +20,7 @@ from sweeps.faults import crash_point
 from sweeps.reporting import plots
 from sweeps.runner.progress import Progress
 from sweeps.runner.signals import shielded
+from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.callbacks import EpochLogger, model_summary
 from sweeps.tracking.records import (
@@ -34,7 +35,7 @@ from sweeps.tracking.records import (
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training import several
 from sweeps.training.datasets import DatasetCache
-from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, Objective, train
+from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, train
 from sweeps.training.fused import why_not_fused
 
 _RUN_STATUS = {
@@ -61,7 +62,7 @@ class SweepContext:
 
     @property
     def objective(self) -> Objective:
-        return Objective(self.spec.metric, self.spec.direction)
+        return self.spec.objective
 
 
 def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
@@ -128,7 +129,7 @@ def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: 
     tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
     dataset = ctx.datasets.get(hp)
     tracker.log_dataset(run_id, dataset_input(dataset))
-    pruning = _Pruning(ctx.engine, proposal, spec.metric)
+    pruning = _Pruning(ctx.engine, proposal, spec.objective.metric)
     fitted = _train(ctx, proposal, FitRequest(spec.pipeline, dataset, hp, ctx.objective), run_id, pruning)
     state = TrialState.PRUNED if pruning.pruned else TrialState.COMPLETE
     measured = {
@@ -166,7 +167,7 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
     """A trial made of several fits - K folds or N replicates - each a run nested under the
     trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
     A fit interrupted or failed ends its nested run as such."""
-    tracker, metric = ctx.tracker, ctx.spec.metric
+    tracker, metric = ctx.tracker, ctx.spec.objective.metric
     parts = several.plan(request, ctx.spec.folds, ctx.spec.repeats)
     open_runs: dict[int, str] = {}
 
@@ -204,7 +205,7 @@ def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Propos
         metrics={
             **fitted.test,
             **fitted.metrics,
-            f"best_{spec.metric}": fitted.value,
+            f"best_{spec.objective.metric}": fitted.value,
             "best_epoch": fitted.best_epoch,
             "epochs_trained": fitted.epochs_trained,
         },
@@ -230,7 +231,7 @@ def _keep_model(ctx: SweepContext, run_id: str, fitted: Fitted) -> None:
     """Keep every trial's model, or remember this process's best one (logged once, at the end)."""
     if ctx.keep_models == "all":
         ctx.tracker.log_model(run_id, fitted.model)
-    elif ctx.best_model is None or ctx.objective.improves(fitted.value, ctx.best_model[0]):
+    elif ctx.best_model is None or ctx.objective.better(fitted.value, ctx.best_model[0]):
         ctx.best_model = (fitted.value, run_id, fitted.model)
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sweeps.spec.objective import Objective
 from sweeps.tracking.provenance import git_commit
 
 ROLE = "sweeps.role"
@@ -87,12 +88,12 @@ def dataset_record(task: str, kind: str, location: str, fingerprint: str, sizes:
     )
 
 
-def runs_view(params: Sequence[str], metric: str, test_metric: str, direction: str) -> str:
+def runs_view(params: Sequence[str], objective: Objective, test_metric: str) -> str:
     """The experiment's saved view: its trials, best first, with the swept params, the objective
     and the test metric as columns (the UI hides params and metrics unless told)."""
     columns = [
         *(f"params.`{name}`" for name in params),
-        f"metrics.`best_{metric}`",
+        f"metrics.`best_{objective.metric}`",
         f"metrics.`{test_metric}`",
         "tags.`study`",
         "attributes.`Dataset`",
@@ -100,8 +101,8 @@ def runs_view(params: Sequence[str], metric: str, test_metric: str, direction: s
     return json.dumps(
         {
             "searchFilter": f"tags.`{ROLE}` = '{TRIAL}'",
-            "orderByKey": f"metrics.`best_{metric}`",
-            "orderByAsc": direction == "minimize",
+            "orderByKey": f"metrics.`best_{objective.metric}`",
+            "orderByAsc": not objective.maximize,
             "selectedColumns": columns,
         }
     )
