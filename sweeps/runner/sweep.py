@@ -26,11 +26,12 @@ from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.errors import ConfigError, Interrupted, SweepAborted
 from sweeps.logs import say
 from sweeps.reporting.tables import trials_table
-from sweeps.runner import parent
+from sweeps.runner.context import SweepContext
+from sweeps.runner.parent import ModelKeeper, ParentRun
 from sweeps.runner.progress import Progress
 from sweeps.runner.recovery import close_dead_parent, close_orphaned_runs, join_or_start_parent
 from sweeps.runner.signals import shielded
-from sweeps.runner.trial import SweepContext, run_tracked_trial
+from sweeps.runner.trial import TrialRunner
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.records import ROLE, STUDY, runs_view, source_tags, study_run_name
 from sweeps.tracking.stores import Stores, local_artifacts_warning, mask
@@ -130,7 +131,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     progress = Progress(
         spec.name, engine.remaining(), spec.objective.metric, _value(result.best), bar=False if options.worker else None
     )
-    ctx = SweepContext(spec, engine, tracker, datasets, parent_run, tags, progress, options.keep_models)
+    models = ModelKeeper(tracker, spec.objective, options.keep_models)
+    ctx = SweepContext(spec, engine, tracker, datasets, ParentRun(tracker, parent_run, spec), tags, progress, models)
     _run_trials(ctx, result, options, joined)
     return result
 
@@ -177,7 +179,7 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
     try:
         if not joined:
             fixed = {k: v for k, v in ctx.spec.hyperparameters({}).items() if k not in ctx.spec.params}
-            parent.describe(ctx, fixed, result.dataset)
+            ctx.parent.describe(fixed, result.dataset)
         if options.launch_workers:
             before = {r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING}
             options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.objective))
@@ -193,19 +195,20 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
         with shielded():
             result.records = ctx.engine.records()
             if status != KILLED:
-                parent.keep_best_model(ctx, result.records)
+                ctx.models.keep(result.records)
             if not options.worker and ctx.engine.running() == 0:  # the last one out closes the shared parent
-                parent.close(ctx, result.study, result.records, result.table(markdown=True), status)
+                ctx.parent.close(result.study, result.records, result.table(markdown=True), status, ctx.engine.optuna_study)
 
 
 def _loop(ctx: SweepContext, result: SweepResult) -> None:
     spec, engine, progress = ctx.spec, ctx.engine, ctx.progress
     failures: list[str] = []
     checked: set[str] = set()
+    trials = TrialRunner(ctx)
     while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
         close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
         try:
-            outcome = run_tracked_trial(ctx, proposal)
+            outcome = trials.run(proposal)
         except Interrupted:
             raise
         except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sweeps.data.dataset import Dataset
 from sweeps.spec.objective import Objective
 from sweeps.tracking.provenance import git_commit
 
@@ -86,6 +87,13 @@ def dataset_record(task: str, kind: str, location: str, fingerprint: str, sizes:
         source=json.dumps(source),
         profile=json.dumps(profile),
     )
+
+
+def dataset_input(dataset: Dataset) -> DatasetRecord:
+    """The dataset a run trained on, as MLflow records it (the Datasets column)."""
+    source = dataset.source
+    sizes = {k: v for k, v in dataset.info.items() if k.endswith("_samples")}
+    return dataset_record(source.task or "data", source.kind, source.location, source.fingerprint, sizes)
 
 
 def runs_view(params: Sequence[str], objective: Objective, test_metric: str) -> str:
