@@ -5,6 +5,7 @@ Each engine is a fixture entry in ``ENGINES``; a new engine is one more entry.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,8 @@ def test_a_grid_point_another_worker_is_still_receiving_is_not_run_twice(tmp_pat
     assert second._next(second._fresh_trials()) is None  # pops the second ticket, and stands aside
     (aside,) = [t for t in second._fresh_trials() if t.user_attrs.get("sweeps.stepped_aside")]
     assert aside.number == 1 and aside.params == {"layers": 1, "units": 4}
+
+
+def test_trial_states_are_stored_as_the_words_they_always_were() -> None:
+    assert json.dumps([TrialState.COMPLETE, TrialState.RUNNING]) == '["COMPLETE", "RUNNING"]'
+    assert f"{TrialState.PRUNED}" == str(TrialState.PRUNED) == "PRUNED" and TrialState("FAIL") is TrialState.FAIL
