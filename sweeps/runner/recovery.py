@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sweeps.engines.base import Engine, TrialRecord, TrialState, worker_alive
+from sweeps.engines.base import Coordination, TrialRecord, TrialState, worker_alive
 from sweeps.tracking.tracker import FINISHED, KILLED, RUNNING, Tracker
 
 PARENT_KEY = "sweeps.mlflow_parent_run_id"
@@ -46,7 +46,7 @@ def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord], checke
     return closed
 
 
-def close_dead_parent(tracker: Tracker, engine: Engine) -> bool:
+def close_dead_parent(tracker: Tracker, engine: Coordination) -> bool:
     """End as KILLED the study's parent run if it is RUNNING with no trial running and its
     process gone (killed while closing it); return whether it was."""
     run_id: Any = engine.shared(PARENT_KEY)
@@ -59,7 +59,7 @@ def close_dead_parent(tracker: Tracker, engine: Engine) -> bool:
     return True
 
 
-def join_or_start_parent(tracker: Tracker, engine: Engine, start: Callable[[], str]) -> tuple[str, bool]:
+def join_or_start_parent(tracker: Tracker, engine: Coordination, start: Callable[[], str]) -> tuple[str, bool]:
     """The study's parent run if workers are still using it, else a new one from ``start()``.
 
     Returns the run id and whether it was joined. A parent left RUNNING by a dead worker with
