@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines.base import WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
-from sweeps.engines.base import TrialState as State
+from sweeps.engines.base import TrialState as State  # ours; TrialState below is Optuna's
 from sweeps.engines.optuna_study import distribution, open_study, suggest
 from sweeps.spec.sweep import SweepSpec, point_key
 
