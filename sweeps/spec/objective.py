@@ -1,7 +1,7 @@
 """What a sweep optimises: a metric and which way is better, the one place that knows "better".
 
-A sweep has one objective today (``SweepSpec.objective``); several objectives, compared as a
-Pareto front, are a tuple of these.
+A sweep's objectives are a tuple of these (``SweepSpec.objectives``), one today; its first,
+``SweepSpec.objective``, ranks the trials.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class SweepSpec:
     sampler: Sampler
     pruner: Pruner
     trials: int
-    objective: Objective
+    objectives: tuple[Objective, ...]  # one today; several will be compared as a Pareto front
     fixed: Mapping[str, Any]
     params: Mapping[str, Param]
     max_consecutive_failures: int
@@ -71,6 +71,11 @@ class SweepSpec:
     text: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     fuse: bool = True  # a trial's several fits train fused, where the pipeline allows (same results, faster)
+
+    @property
+    def objective(self) -> Objective:
+        """The objective trials are ranked by: the first (today the only) one."""
+        return self.objectives[0]
 
     @property
     def test_metric(self) -> str:
@@ -206,7 +211,7 @@ def _parse(doc: Reader, path: Path, text: str, project: Path | None) -> SweepSpe
         sampler=sampler,
         pruner=pruner,
         trials=doc.positive("trials"),
-        objective=objective,
+        objectives=(objective,),
         fixed=fixed,
         params=params,
         max_consecutive_failures=doc.positive("max_consecutive_failures", default=MAX_CONSECUTIVE_FAILURES),
