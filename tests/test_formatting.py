@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweeps.engines import TrialRecord
+from sweeps.engines.base import TrialRecord
 from sweeps.formatting import headline, param_text
 from sweeps.reporting import report
 from sweeps.reporting.tables import trials_table

@@ -89,7 +89,7 @@ def _night(args: argparse.Namespace, entry: Any, spec: Any, date: dt.date, store
     night = nightly.Night(entry.sweep)
     say(f"== {entry.sweep} @ {date}")
     try:
-        night.metric, night.direction = spec.metric, spec.direction
+        night.metric, night.direction = spec.objective.metric, spec.objective.direction
         result = run_sweep(
             spec,
             RunOptions(

@@ -74,15 +74,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sweeps.reporting.tables import render_table
     from sweeps.tracking.callbacks import model_summary
     from sweeps.training.check import try_one_batch
-    from sweeps.training.fit import FitRequest, Objective
+    from sweeps.training.fit import FitRequest
 
     hp = spec.hyperparameters({})
     dataset = spec.pipeline.load_data(hp, data)
     print(f"{spec.name} ({sweep.origin}): pipeline {spec.pipeline.name} ({spec.pipeline.path})")
     print(f"data: {dataset.source.kind} {dataset.source.location} ({dataset.sizes()})")
-    model, logs = try_one_batch(FitRequest(spec.pipeline, dataset, hp, Objective(spec.metric, spec.direction)))
+    model, logs = try_one_batch(FitRequest(spec.pipeline, dataset, hp, spec.objective))
     print(model_summary(model))
-    print("one batch: " + "  ".join(f"{key}={value:.4g}" for key, value in logs.items()) + f"  (objective {spec.metric})")
+    print(
+        "one batch: " + "  ".join(f"{key}={value:.4g}" for key, value in logs.items()) + f"  (objective {spec.objective.metric})"
+    )
     print(render_table(["hyperparameter", "default", "rule", "in this sweep"], _hyperparameter_rows(spec)))
     return EXIT_OK
 

@@ -147,8 +147,8 @@ def _print_results(spec: Any, result: Any, tracking_uri: str) -> None:
     lines = [f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now", result.table()]
     if result.best is not None:
         params = " ".join(f"{k}={param_text(v)}" for k, v in result.best.params.items())
-        lines.append(f"best: trial {result.best.number} {spec.metric}={result.best.value:.4f} {params}")
-    if result.ran == 0 and spec.sampler["type"] == "grid" and len(result.records) >= len(spec.grid_points()):
+        lines.append(f"best: trial {result.best.number} {spec.objective.metric}={result.best.value:.4f} {params}")
+    if result.ran == 0 and spec.sampler.grid and len(result.records) >= len(spec.grid_points()):
         lines.append("nothing to run: every point of the grid has been tried")
     elif result.ran == 0:
         lines.append(f"nothing to run: the study's budget of {spec.trials} trials is spent (raise --trials to run more)")

@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
+from keras_tuner.engine.trial import TrialStatus
 
 from sweeps.defaults import HYPERBAND_FACTOR, HYPERBAND_ITERATIONS
-from sweeps.engines import COMPLETE, FAIL, RUNNING, Engine, Outcome, Proposal, TrialRecord, check_identity
+from sweeps.engines.base import Engine, Outcome, Proposal, TrialRecord, TrialState, check_identity
 from sweeps.errors import ConfigError, first_line
 from sweeps.spec.sweep import SweepSpec, point_key
 
-_STATES = {"COMPLETED": COMPLETE, "FAILED": FAIL, "INVALID": FAIL, "RUNNING": RUNNING, "IDLE": RUNNING}
+# keras-tuner's trial statuses, as the study's trial states.
+_STATES = {
+    TrialStatus.COMPLETED: TrialState.COMPLETE,
+    TrialStatus.FAILED: TrialState.FAIL,
+    TrialStatus.INVALID: TrialState.FAIL,
+    TrialStatus.RUNNING: TrialState.RUNNING,
+    TrialStatus.IDLE: TrialState.RUNNING,
+}
 _TUNER_KEYS = ("tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id")
 _TUNER_ID = "sweeps"  # one worker per study: keras-tuner's own chief/worker protocol is not used
 CHECKPOINT = "checkpoint.weights.h5"
@@ -65,7 +73,7 @@ class KerasTunerEngine(Engine):
         if self.remaining() == 0:
             return None
         trial = self.oracle.create_trial(_TUNER_ID)
-        if trial.status != "RUNNING":
+        if trial.status != TrialStatus.RUNNING:
             return None
         values = trial.hyperparameters.values
         tuner = {key: values[key] for key in _TUNER_KEYS if key in values}
@@ -84,17 +92,19 @@ class KerasTunerEngine(Engine):
         return proposal
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
-        trial = self.oracle.update_trial(proposal.handle.trial_id, {self.spec.metric: value}, step=epoch)
-        return trial.status == "STOPPED"
+        trial = self.oracle.update_trial(proposal.handle.trial_id, {self.spec.objective.metric: value}, step=epoch)
+        return trial.status == TrialStatus.STOPPED
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         trial = proposal.handle
         if outcome.value is not None:  # K-fold trials report only their mean, at the end
-            self.oracle.update_trial(trial.trial_id, {self.spec.metric: outcome.value}, step=outcome.attrs.get("best_epoch", 0))
-        trial.status = "COMPLETED" if outcome.state == COMPLETE else "FAILED"
+            self.oracle.update_trial(
+                trial.trial_id, {self.spec.objective.metric: outcome.value}, step=outcome.attrs.get("best_epoch", 0)
+            )
+        trial.status = TrialStatus.COMPLETED if outcome.state == TrialState.COMPLETE else TrialStatus.FAILED
         trial.message = outcome.attrs.get("error")
         self.oracle.end_trial(trial)
-        if outcome.state != COMPLETE and isinstance(self.oracle, GridOracle):
+        if outcome.state != TrialState.COMPLETE and isinstance(self.oracle, GridOracle):
             self.oracle.failed_here.add(point_key(proposal.params))
         self.note(proposal, outcome.attrs)
 
@@ -102,9 +112,9 @@ class KerasTunerEngine(Engine):
         return [
             TrialRecord(
                 int(trial_id),
-                _STATES.get(trial.status, FAIL),
+                _STATES.get(trial.status, TrialState.FAIL),
                 {k: v for k, v in trial.hyperparameters.values.items() if k in self.spec.params},
-                trial.score if trial.status == "COMPLETED" else None,
+                trial.score if trial.status == TrialStatus.COMPLETED else None,
                 self._facts["trials"].get(trial_id, {}),
             )
             for trial_id, trial in sorted(self.oracle.trials.items())
@@ -112,11 +122,11 @@ class KerasTunerEngine(Engine):
 
     def remaining(self) -> int:
         trials = self.oracle.trials.values()
-        completed = sum(t.status == "COMPLETED" for t in trials)
+        completed = sum(t.status == TrialStatus.COMPLETED for t in trials)
         budget = self.spec.trials - completed
         if isinstance(self.oracle, GridOracle):
             budget = min(budget, len(self.oracle.missing()))
-        elif self.spec.sampler["type"] == "hyperband":  # trials still to create, plus failed ones to re-run
+        elif self.spec.sampler.type == "hyperband":  # trials still to create, plus failed ones to re-run
             budget = min(budget, hyperband_trials(self.oracle) - len(self.oracle.trials) + len(self.oracle._retry_queue))
         return max(0, budget)
 
@@ -125,7 +135,7 @@ class KerasTunerEngine(Engine):
         self._save_facts()
 
     def running(self) -> int:
-        return sum(t.status == "RUNNING" for t in self.oracle.trials.values())
+        return sum(t.status == TrialStatus.RUNNING for t in self.oracle.trials.values())
 
     def shared(self, key: str) -> Any:
         return self._facts.get("shared", {}).get(key)
@@ -141,10 +151,11 @@ class KerasTunerEngine(Engine):
         re-run that trial even when it completed: the queue is rebuilt from the trials' states.
         A grid instead proposes the points of failed trials anew, as new trials.
         """
-        unfinished = [t for t in self.oracle.trials.values() if t.status in ("FAILED", "INVALID", "RUNNING", "IDLE")]
+        cut_off = (TrialStatus.FAILED, TrialStatus.INVALID, TrialStatus.RUNNING, TrialStatus.IDLE)
+        unfinished = [t for t in self.oracle.trials.values() if t.status in cut_off]
         if isinstance(self.oracle, GridOracle):
             for trial in unfinished:
-                trial.status = "FAILED"
+                trial.status = TrialStatus.FAILED
             self.oracle._retry_queue = []
         else:
             self.oracle._retry_queue = [t.trial_id for t in sorted(unfinished, key=lambda t: t.trial_id)]
@@ -169,12 +180,15 @@ class GridOracle(kt.Oracle):
         self.failed_here: set[str] = set()  # retried only by a later invocation, as with Optuna
 
     def missing(self) -> list[dict[str, Any]]:
-        taken = {point_key(t.hyperparameters.values) for t in self.trials.values() if t.status in ("COMPLETED", "RUNNING")}
+        done = (TrialStatus.COMPLETED, TrialStatus.RUNNING)
+        taken = {point_key(t.hyperparameters.values) for t in self.trials.values() if t.status in done}
         return [p for p in self.points if point_key(p) not in taken | self.failed_here]
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         missing = self.missing()
-        return {"status": "RUNNING", "values": dict(missing[0])} if missing else {"status": "STOPPED", "values": None}
+        if not missing:
+            return {"status": TrialStatus.STOPPED, "values": None}
+        return {"status": TrialStatus.RUNNING, "values": dict(missing[0])}
 
 
 def hyperband_trials(oracle: kt.oracles.HyperbandOracle) -> int:
@@ -194,28 +208,26 @@ def _oracle(spec: SweepSpec) -> kt.Oracle:
         else:
             space.Float(name, param.low, param.high, step=param.step, sampling="log" if param.log else "linear")
     common = {
-        "objective": kt.Objective(spec.metric, "max" if spec.direction == "maximize" else "min"),
+        "objective": kt.Objective(spec.objective.metric, spec.objective.mode),
         "hyperparameters": space,
-        "seed": spec.sampler["seed"],
+        "seed": spec.sampler.seed,
         "allow_new_entries": False,
         "tune_new_entries": False,
         # The runner applies the sweep's own failure policy; keras-tuner's would raise mid-sweep.
         "max_retries_per_trial": 0,
         "max_consecutive_failed_trials": 1_000_000,
     }
-    kind = spec.sampler["type"]
-    if kind == "hyperband":
+    sampler = spec.sampler
+    if sampler.type == "hyperband":
         epochs = spec.hyperparameters({})["epochs"]  # `--epochs 2` caps the schedule: no trial trains more
         return kt.oracles.HyperbandOracle(
-            max_epochs=min(spec.sampler.get("max_epochs", epochs), epochs),
-            factor=spec.sampler.get("factor", HYPERBAND_FACTOR),
-            hyperband_iterations=spec.sampler.get("hyperband_iterations", HYPERBAND_ITERATIONS),
+            max_epochs=min(sampler.max_epochs or epochs, epochs),
+            factor=sampler.factor or HYPERBAND_FACTOR,
+            hyperband_iterations=sampler.hyperband_iterations or HYPERBAND_ITERATIONS,
             **common,
         )
-    if kind == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(
-            max_trials=None, num_initial_points=spec.sampler.get("num_initial_points"), **common
-        )
-    if kind == "grid":
+    if sampler.type == "bayesian":
+        return kt.oracles.BayesianOptimizationOracle(max_trials=None, num_initial_points=sampler.num_initial_points, **common)
+    if sampler.grid:
         return GridOracle(spec.grid_points(), **common)
     return kt.oracles.RandomSearchOracle(max_trials=None, **common)

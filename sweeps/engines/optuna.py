@@ -15,11 +15,12 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.defaults import HEARTBEAT_SECONDS
-from sweeps.engines import COMPLETE, FAIL, PRUNED, WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
+from sweeps.engines.base import WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
+from sweeps.engines.base import TrialState as State  # ours; TrialState below is Optuna's
 from sweeps.engines.optuna_study import distribution, open_study, suggest
 from sweeps.spec.sweep import SweepSpec, point_key
 
-_STATES = {COMPLETE: TrialState.COMPLETE, PRUNED: TrialState.PRUNED, FAIL: TrialState.FAIL}
+_STATES = {State.COMPLETE: TrialState.COMPLETE, State.PRUNED: TrialState.PRUNED, State.FAIL: TrialState.FAIL}
 _STEPPED_ASIDE = "sweeps.stepped_aside"  # a ticket that lost a grid point to an earlier one; not a trial
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT = "sweeps.heartbeat"  # a running trial's last sign of life (seconds since the epoch)
@@ -43,7 +44,7 @@ class OptunaEngine(Engine):
     ) -> None:
         self.spec = spec
         self._distributions = {name: distribution(param) for name, param in spec.params.items()}
-        self._grid = spec.grid_points() if spec.sampler["type"] == "grid" else None
+        self._grid = spec.grid_points() if spec.sampler.grid else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         self._beats: dict[int, threading.Event] = {}
         self._heartbeat = heartbeat
@@ -101,16 +102,16 @@ class OptunaEngine(Engine):
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         self._beats.pop(proposal.number, threading.Event()).set()
         self.note(proposal, outcome.attrs)
-        if outcome.state == COMPLETE:
+        if outcome.state == State.COMPLETE:
             self.study.tell(proposal.handle, outcome.value)
         else:
             self.study.tell(proposal.handle, state=_STATES[outcome.state])
-        if outcome.state == FAIL:
+        if outcome.state == State.FAIL:
             self._failed_here.add(point_key(proposal.params))
 
     def records(self) -> list[TrialRecord]:
         return [
-            TrialRecord(t.number, t.state.name, dict(t.params), t.value, dict(t.user_attrs))
+            TrialRecord(t.number, State(t.state.name), dict(t.params), t.value, dict(t.user_attrs))
             for t in self.study.get_trials(deepcopy=False)
             if not t.user_attrs.get(_STEPPED_ASIDE)
         ]
@@ -124,6 +125,10 @@ class OptunaEngine(Engine):
             return max(0, self.spec.trials - busy)
         missing = sum(point_key(p) not in self._taken(trials) for p in self._grid)
         return max(0, min(missing, self.spec.trials - busy))
+
+    @property
+    def optuna_study(self) -> optuna.Study:
+        return self.study
 
     def running(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))

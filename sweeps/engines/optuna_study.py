@@ -12,8 +12,9 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweeps.defaults import PROXY_READY_TIMEOUT
-from sweeps.engines import check_identity
+from sweeps.engines.base import check_identity
 from sweeps.errors import StoreError, first_line
+from sweeps.spec.search import Pruner
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.stores import create_sqlite_store, disk_full, mask, retrying, sqlite_path
 
@@ -59,7 +60,7 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
                 study_name=study_name,
                 storage=backend,
                 load_if_exists=True,
-                direction=spec.direction,
+                direction=spec.objective.direction,
                 sampler=optuna.samplers.RandomSampler(),
                 pruner=_pruner(spec.pruner),
             )
@@ -71,7 +72,7 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
         raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {mask(problem)}") from None
     _check_identity(study, identity, study_name)
     if study.metric_names is None:  # optuna-dashboard then names the objective instead of "Objective 0"
-        study.set_metric_names([spec.metric])
+        study.set_metric_names([spec.objective.metric])
     # A fixed seed would replay the same proposals on every resume; offsetting it by the
     # trials already made keeps runs reproducible without repeating them.
     study.sampler = _sampler(spec, len(study.trials))
@@ -104,17 +105,15 @@ def _check_identity(study: optuna.Study, identity: dict[str, str], study_name: s
 
 
 def _sampler(spec: SweepSpec, offset: int) -> optuna.samplers.BaseSampler:
-    seed = None if spec.sampler["seed"] is None else spec.sampler["seed"] + offset
-    kind = spec.sampler["type"]
-    if kind in ("grid", "random"):  # grid points are enqueued, so a grid's sampler is never consulted
+    seed = None if spec.sampler.seed is None else spec.sampler.seed + offset
+    if spec.sampler.type in ("grid", "random"):  # grid points are enqueued, so a grid's sampler is never consulted
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def _pruner(pruner: dict[str, Any]) -> optuna.pruners.BasePruner:
-    options = {key: value for key, value in pruner.items() if key != "type"}
-    if pruner["type"] == "median":
-        return optuna.pruners.MedianPruner(**options)
-    if pruner["type"] == "hyperband":
-        return optuna.pruners.HyperbandPruner(**options)
+def _pruner(pruner: Pruner) -> optuna.pruners.BasePruner:
+    if pruner.type == "median":
+        return optuna.pruners.MedianPruner(**pruner.options())
+    if pruner.type == "hyperband":
+        return optuna.pruners.HyperbandPruner(**pruner.options())
     return optuna.pruners.NopPruner()

@@ -16,6 +16,7 @@ from typing import Any
 
 from sweeps.formatting import param_text
 from sweeps.reporting.tables import cell, render_table
+from sweeps.spec.objective import Objective
 from sweeps.tracking.tracker import FINISHED, PARENT_TAG, Tracker
 
 NIGHTLY_EXPERIMENT = "nightly"
@@ -54,7 +55,7 @@ def compare(night: Night, threshold: float) -> Night:
     elif night.change is None:
         night.verdict = FIRST
     else:
-        gain = night.change if night.direction == "maximize" else -night.change
+        gain = Objective(night.metric, night.direction).gain(night.change)
         night.verdict = IMPROVED if gain > threshold else REGRESSED if gain < -threshold else UNCHANGED
     return night
 

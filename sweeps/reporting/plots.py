@@ -4,6 +4,7 @@ figure shares (a sweep's comparison plots are in ``comparisons``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -11,6 +12,9 @@ matplotlib.use("Agg")  # runs on servers and in workers: never open a window
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:  # a type only: drawing needs no MLflow
+    from sweeps.tracking.tracker import Tracker
 
 
 def learning_curves(history: Mapping[str, Sequence[float]], title: str) -> Figure:
@@ -34,6 +38,15 @@ def learning_curves(history: Mapping[str, Sequence[float]], title: str) -> Figur
     width = figure.get_figwidth()
     figure.subplots_adjust(left=0.7 / width, right=1 - 0.2 / width, bottom=0.13, top=0.83, wspace=0.3)
     return figure
+
+
+def log_learning_curves(tracker: Tracker, run_id: str, history: Mapping[str, Sequence[float]], title: str) -> None:
+    """Draw a trial's learning curves and log them on its run as ``learning_curves.png``."""
+    figure = learning_curves(history, title)
+    try:
+        tracker.log_figure(run_id, figure, "learning_curves.png")
+    finally:
+        close(figure)
 
 
 def close(figure: Figure) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 from sweeps.errors import ConfigError
 from sweeps.formatting import param_text
 from sweeps.reporting.tables import cell, render_table
+from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import test_metric
 from sweeps.tracking.query import ordered
 
@@ -109,7 +110,7 @@ def sentences_for(param: str, values: list, measured: list[pd.Series], metric: s
     if len(values) == 2:
         return [significance(param, values, measured, metric)]
     means = [m.mean() if len(m) else float("nan") for m in measured]
-    best = int(np.nanargmax(means) if direction == "maximize" else np.nanargmin(means))
+    best = Objective(metric, direction).best(range(len(means)), key=means.__getitem__)
     return [
         significance(param, (values[other], values[best]), (measured[other], measured[best]), metric)
         for other in range(len(values))
@@ -171,7 +172,7 @@ class _Evidence:
 
     def row(self, sweep: str, param: str, value: object, members: pd.DataFrame) -> dict:
         """One line of the table: the trials of ``sweep`` with ``param`` = ``value``."""
-        best = members.loc[members["value"].idxmax() if self.direction == "maximize" else members["value"].idxmin()]
+        best = members.loc[Objective(self.metric, self.direction).best(members.index, key=members["value"].get)]
         measured = self.measured(members)
         return {
             "sweep": sweep,
@@ -194,4 +195,4 @@ class _Evidence:
         if mine.empty:
             return float("nan")
         mean_curve = mine.groupby("step")["value"].mean()
-        return float(mean_curve.idxmax() if self.direction == "maximize" else mean_curve.idxmin())
+        return float(Objective(self.metric, self.direction).best(mean_curve.index, key=mean_curve.get))

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sweeps.engines import TrialRecord
+from sweeps.engines.base import TrialRecord
 from sweeps.formatting import param_text
 
 

@@ -17,7 +17,8 @@ import keras
 from tqdm import tqdm
 
 from sweeps.defaults import PROGRESS_LINE_SECONDS
-from sweeps.engines import TrialRecord, best_record
+from sweeps.engines.base import TrialRecord, TrialState, best_record
+from sweeps.spec.objective import Objective
 
 log = logging.getLogger("sweeps.progress")  # the invocation's log file, when there is one
 
@@ -60,16 +61,16 @@ class Progress:
             log.info(f"[{self.done}/{self.total}] {summary}")
         self._show()
 
-    def show_study(self, records: Sequence[TrialRecord], direction: str) -> None:
+    def show_study(self, records: Sequence[TrialRecord], objective: Objective) -> None:
         """Catch up with trials other processes finished (``--jobs``)."""
-        finished = {r.number for r in records if r.state != "RUNNING"}
+        finished = {r.number for r in records if r.state != TrialState.RUNNING}
         if self._start is None:
             self._start = finished
         done = len(finished - self._start)
         changed, self.done, self.bar.n = done != self.done, done, done
-        best = best_record(records, direction)
+        best = best_record(records, objective)
         self.best = None if best is None else best.value
-        running = f"{sum(r.state == 'RUNNING' for r in records)} running"
+        running = f"{sum(r.state == TrialState.RUNNING for r in records)} running"
         if self.bar.disable and changed:
             self._line(f"[{done}/{self.total}] trials finished, {running}, {self._best()}")
         self._show(running)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sweeps.engines import FAIL, Engine, TrialRecord, worker_alive
-from sweeps.engines import RUNNING as RUNNING_TRIAL
+from sweeps.engines.base import Coordination, TrialRecord, TrialState, worker_alive
 from sweeps.tracking.tracker import FINISHED, KILLED, RUNNING, Tracker
 
 PARENT_KEY = "sweeps.mlflow_parent_run_id"
@@ -28,14 +27,17 @@ def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord], checke
     closed, checked = 0, set() if checked is None else checked
     for record in records:
         run_id = record.attrs.get("mlflow_run_id")
-        if record.state == RUNNING_TRIAL or not run_id or run_id in checked:
+        if record.state == TrialState.RUNNING or not run_id or run_id in checked:
             continue
         checked.add(run_id)
         run = tracker.run(run_id)
         if run.info.status != RUNNING:
             continue
-        status = KILLED if record.state == FAIL else FINISHED
-        tags = {"state": record.state, **({"error": record.attrs.get("error") or "worker died"} if record.state == FAIL else {})}
+        status = KILLED if record.state == TrialState.FAIL else FINISHED
+        tags = {
+            "state": record.state,
+            **({"error": record.attrs.get("error") or "worker died"} if record.state == TrialState.FAIL else {}),
+        }
         nested = [n.info.run_id for n in tracker.children(run) if n.info.status == RUNNING]
         for run_to_close in [*nested, run_id]:
             tracker.log(run_to_close, tags=tags)
@@ -44,7 +46,7 @@ def close_orphaned_runs(tracker: Tracker, records: Sequence[TrialRecord], checke
     return closed
 
 
-def close_dead_parent(tracker: Tracker, engine: Engine) -> bool:
+def close_dead_parent(tracker: Tracker, engine: Coordination) -> bool:
     """End as KILLED the study's parent run if it is RUNNING with no trial running and its
     process gone (killed while closing it); return whether it was."""
     run_id: Any = engine.shared(PARENT_KEY)
@@ -57,7 +59,7 @@ def close_dead_parent(tracker: Tracker, engine: Engine) -> bool:
     return True
 
 
-def join_or_start_parent(tracker: Tracker, engine: Engine, start: Callable[[], str]) -> tuple[str, bool]:
+def join_or_start_parent(tracker: Tracker, engine: Coordination, start: Callable[[], str]) -> tuple[str, bool]:
     """The study's parent run if workers are still using it, else a new one from ``start()``.
 
     Returns the run id and whether it was joined. A parent left RUNNING by a dead worker with

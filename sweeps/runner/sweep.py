@@ -21,16 +21,18 @@ from typing import Any
 from sweeps.data.dataset import Dataset
 from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS, KEEP_MODELS
-from sweeps.engines import FAIL, TrialRecord, best_record, open_engine
+from sweeps.engines import open_engine
+from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.errors import ConfigError, Interrupted, SweepAborted
 from sweeps.formatting import param_text
 from sweeps.logs import say
 from sweeps.reporting.tables import trials_table
-from sweeps.runner import parent
+from sweeps.runner.context import SweepContext
+from sweeps.runner.parent import ModelKeeper, ParentRun
 from sweeps.runner.progress import Progress
 from sweeps.runner.recovery import close_dead_parent, close_orphaned_runs, join_or_start_parent
 from sweeps.runner.signals import shielded
-from sweeps.runner.trial import SweepContext, run_tracked_trial
+from sweeps.runner.trial import TrialRunner
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.records import ROLE, STUDY, runs_view, source_tags, study_run_name
 from sweeps.tracking.stores import Stores, local_artifacts_warning, mask
@@ -68,10 +70,12 @@ class SweepResult:
 
     @property
     def best(self) -> TrialRecord | None:
-        return best_record(self.records, self.spec.direction)
+        return best_record(self.records, self.spec.objective)
 
     def table(self, markdown: bool = False) -> str:
-        return trials_table(self.records, list(self.spec.params), self.spec.metric, self.spec.test_metric, self.best, markdown)
+        return trials_table(
+            self.records, list(self.spec.params), self.spec.objective.metric, self.spec.test_metric, self.best, markdown
+        )
 
 
 def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
@@ -102,8 +106,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         },
         options.heartbeat,
     )
-    result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=getattr(engine, "study", None))
-    view = runs_view(list(spec.params), spec.metric, spec.test_metric, spec.direction)
+    result = SweepResult(spec, name, engine.records(), 0, None, dataset, optuna_study=engine.optuna_study)
+    view = runs_view(list(spec.params), spec.objective, spec.test_metric)
     tracker = Tracker(options.stores.tracking_uri, spec.name, spec.description, view, options.artifact_location)
     closed = close_orphaned_runs(tracker, engine.records())
     if close_dead_parent(tracker, engine):
@@ -121,12 +125,15 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         engine,
         lambda: tracker.start_run(
             study_run_name(name, datetime.now()),
-            {**tags, ROLE: STUDY, "sampler": spec.sampler["type"], "storage": mask(options.stores.storage)},
+            {**tags, ROLE: STUDY, "sampler": spec.sampler.type, "storage": mask(options.stores.storage)},
         ),
     )
     result.parent_run_id = parent_run
-    progress = Progress(spec.name, engine.remaining(), spec.metric, _value(result.best), bar=False if options.worker else None)
-    ctx = SweepContext(spec, engine, tracker, datasets, parent_run, tags, progress, options.keep_models)
+    progress = Progress(
+        spec.name, engine.remaining(), spec.objective.metric, _value(result.best), bar=False if options.worker else None
+    )
+    models = ModelKeeper(tracker, spec.objective, options.keep_models)
+    ctx = SweepContext(spec, engine, tracker, datasets, ParentRun(tracker, parent_run, spec), tags, progress, models)
     _run_trials(ctx, result, options, joined)
     return result
 
@@ -158,8 +165,8 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         "data.source": dataset.source.kind,
         "data.fingerprint": dataset.source.fingerprint,
         **source_tags(spec.path),
-        "objective.metric": spec.metric,
-        "objective.direction": spec.direction,
+        "objective.metric": spec.objective.metric,
+        "objective.direction": spec.objective.direction,
         "worker.host": socket.gethostname(),
         "worker.pid": os.getpid(),
         "worker.command": mask(shlex.join(["sweeps", *sys.argv[1:]])),
@@ -173,11 +180,11 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
     try:
         if not joined:
             fixed = {k: v for k, v in ctx.spec.hyperparameters({}).items() if k not in ctx.spec.params}
-            parent.describe(ctx, fixed, result.dataset)
+            ctx.parent.describe(fixed, result.dataset)
         if options.launch_workers:
-            before = {r.number for r in ctx.engine.records() if r.state != "RUNNING"}
-            options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.direction))
-            result.ran = len({r.number for r in ctx.engine.records() if r.state != "RUNNING"} - before)
+            before = {r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING}
+            options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.objective))
+            result.ran = len({r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING} - before)
         else:
             _loop(ctx, result)
         status = FINISHED
@@ -189,29 +196,30 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
         with shielded():
             result.records = ctx.engine.records()
             if status != KILLED:
-                parent.keep_best_model(ctx, result.records)
+                ctx.models.keep(result.records)
             if not options.worker and ctx.engine.running() == 0:  # the last one out closes the shared parent
-                parent.close(ctx, result.study, result.records, result.table(markdown=True), status)
+                ctx.parent.close(result.study, result.records, result.table(markdown=True), status, ctx.engine.optuna_study)
 
 
 def _loop(ctx: SweepContext, result: SweepResult) -> None:
     spec, engine, progress = ctx.spec, ctx.engine, ctx.progress
     failures: list[str] = []
     checked: set[str] = set()
+    trials = TrialRunner(ctx)
     while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
         close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
         try:
-            outcome = run_tracked_trial(ctx, proposal)
+            outcome = trials.run(proposal)
         except Interrupted:
             raise
         except KeyboardInterrupt:
             raise Interrupted(f"trial {proposal.number} was marked FAIL and its run KILLED") from None
         result.ran += 1
         progress.trial_done(
-            _value(best_record(engine.records(), spec.direction)),
-            f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.metric, outcome.value)}",
+            _value(best_record(engine.records(), spec.objective)),
+            f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.objective.metric, outcome.value)}",
         )
-        if outcome.state != FAIL:
+        if outcome.state != TrialState.FAIL:
             failures.clear()
             continue
         failures.append(f"trial {proposal.number}: {outcome.attrs['error']}")

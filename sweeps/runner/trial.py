@@ -1,103 +1,95 @@
 """One trial, tracked: a nested MLflow run around one fit, or around K folds or N replicates.
 
-The runner hands each proposal here; this module opens the trial's run (and a nested run per
-fold or replicate), trains through ``sweeps.training``, records the outcome, tells the engine,
-and closes every run it opened whatever happens.
+The runner hands each proposal to ``TrialRunner.run``; this module opens the trial's run (and a
+nested run per fold or replicate), trains through ``sweeps.training``, records the outcome,
+tells the engine, and closes every run it opened whatever happens.
 """
 
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 
-from sweeps.data.dataset import Dataset
-from sweeps.defaults import KEEP_MODELS
-from sweeps.engines import COMPLETE, FAIL, PRUNED, Engine, Outcome, Proposal
+from sweeps.engines.base import Outcome, Proposal, TrialState
 from sweeps.errors import Interrupted, PipelineError, TrialFailed, first_line
 from sweeps.faults import crash_point
 from sweeps.formatting import param_text
 from sweeps.reporting import plots
-from sweeps.runner.progress import Progress
+from sweeps.runner.context import SweepContext
+from sweeps.runner.pruning import Pruning
 from sweeps.runner.signals import shielded
+from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.callbacks import EpochLogger, model_summary
-from sweeps.tracking.records import (
-    FINAL_STEP,
-    ROLE,
-    TRIAL,
-    DatasetRecord,
-    dataset_record,
-    part_run_name,
-    trial_run_name,
-)
-from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
+from sweeps.tracking.records import FINAL_STEP, ROLE, TRIAL, dataset_input, part_run_name, trial_run_name
+from sweeps.tracking.tracker import FAILED, FINISHED, KILLED
 from sweeps.training import several
-from sweeps.training.datasets import DatasetCache
-from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, Objective, train
+from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, train
 from sweeps.training.fused import why_not_fused
 
-_RUN_STATUS = {COMPLETE: FINISHED, PRUNED: FINISHED, FAIL: FAILED}  # engine state -> MLflow run status
+_RUN_STATUS = {TrialState.COMPLETE: FINISHED, TrialState.PRUNED: FINISHED, TrialState.FAIL: FAILED}  # -> MLflow run status
 
 
-@dataclass
-class SweepContext:
-    """What every trial of one invocation shares."""
+class TrialRunner:
+    """Runs this process's trials of one sweep, one proposal at a time.
 
-    spec: SweepSpec
-    engine: Engine
-    tracker: Tracker
-    datasets: DatasetCache
-    parent_run_id: str
-    tags: dict[str, Any]  # recorded on every run of the sweep
-    progress: Progress
-    keep_models: str = KEEP_MODELS  # "best": the study's best trial keeps its model; "all": every trial does
-    models_built: bool = False  # once one model was built, a build error is a bad combination, not a bug
-    best_model: tuple[float, str, Any] | None = None  # this process's best trial: value, run id, model
-
-    @property
-    def objective(self) -> Objective:
-        return Objective(self.spec.metric, self.spec.direction)
-
-
-def run_tracked_trial(ctx: SweepContext, proposal: Proposal) -> Outcome:
-    """Run one proposed trial as a nested MLflow run and tell the engine how it ended.
-
-    Any exception inside the trial makes it FAIL (message as a tag, traceback as an artifact);
-    a KeyboardInterrupt fails it, ends its run as KILLED, and propagates.
-
-    Raises:
-        PipelineError: the pipeline's ``build_model`` raised before any model was built in this
-            process: its code is broken, so the sweep stops at once (the trial is FAIL first).
+    It remembers whether this process has built a model yet: until then, a build error is the
+    pipeline's own bug and stops the sweep; after, it is a bad combination of values.
     """
-    spec, engine, tracker = ctx.spec, ctx.engine, ctx.tracker
-    hp = {**spec.hyperparameters(proposal.params), **proposal.overrides}
-    tags = {**ctx.tags, ROLE: TRIAL, "trial": proposal.number, **proposal.tags}
-    run_id = tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent_run_id)
-    ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
-    engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
-    outcome, broken = Outcome(FAIL, attrs={**ids, "error": "interrupted"}), None
-    interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
-    try:
-        outcome = _attempt(ctx, proposal, hp, run_id)
-        interrupted = False
-    except Exception as error:
-        interrupted = False
-        if isinstance(error, BuildFailed) and not ctx.models_built:
-            broken = PipelineError(
-                f"pipeline {spec.pipeline.name}: {first_line(error, with_type=False)}; "
-                "fix the pipeline (this trial was recorded as FAIL)"
-            )
-        outcome = Outcome(FAIL, attrs={**ids, "error": first_line(error, with_type=not isinstance(error, TrialFailed))})
-        tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
-    finally:
-        _record(ctx, proposal, run_id, outcome, interrupted)
-    if broken is not None:
-        raise broken
-    ctx.models_built = True
-    return outcome
+
+    def __init__(self, ctx: SweepContext) -> None:
+        self.ctx = ctx
+        self._built = False
+
+    def run(self, proposal: Proposal) -> Outcome:
+        """Run one proposed trial as a nested MLflow run and tell the engine how it ended.
+
+        Any exception inside the trial makes it FAIL (message as a tag, traceback as an artifact);
+        a KeyboardInterrupt fails it, ends its run as KILLED, and propagates.
+
+        Raises:
+            PipelineError: the pipeline's ``build_model`` raised before any model was built in this
+                process: its code is broken, so the sweep stops at once (the trial is FAIL first).
+        """
+        ctx = self.ctx
+        hp = {**ctx.spec.hyperparameters(proposal.params), **proposal.overrides}
+        tags = {**ctx.tags, ROLE: TRIAL, "trial": proposal.number, **proposal.tags}
+        run_id = ctx.tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent.run_id)
+        ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
+        ctx.engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
+        outcome, broken = Outcome(TrialState.FAIL, attrs={**ids, "error": "interrupted"}), None
+        interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
+        try:
+            outcome = _attempt(ctx, proposal, hp, run_id)
+            interrupted = False
+        except Exception as error:
+            interrupted = False
+            if isinstance(error, BuildFailed) and not self._built:
+                broken = PipelineError(
+                    f"pipeline {ctx.spec.pipeline.name}: {first_line(error, with_type=False)}; "
+                    "fix the pipeline (this trial was recorded as FAIL)"
+                )
+            message = first_line(error, with_type=not isinstance(error, TrialFailed))
+            outcome = Outcome(TrialState.FAIL, attrs={**ids, "error": message})
+            ctx.tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
+        finally:
+            _record(ctx, proposal, run_id, outcome, interrupted)
+        if broken is not None:
+            raise broken
+        self._built = True
+        return outcome
+
+
+def fit_metrics(fitted: Fitted, objective: Objective, whole_trial: bool = True) -> dict[str, float]:
+    """A fit's final values, as its run records them at ``FINAL_STEP``: the objective's best
+    (``best_<metric>``), its epoch and the test metrics; a whole trial's also the epochs it
+    trained and its summaries over several fits (``<metric>_mean``/``_std``)."""
+    metrics = {**fitted.test, f"best_{objective.metric}": fitted.value, "best_epoch": fitted.best_epoch}
+    if whole_trial:
+        metrics.update({**fitted.metrics, "epochs_trained": fitted.epochs_trained})
+    return metrics
 
 
 def _record(ctx: SweepContext, proposal: Proposal, run_id: str, outcome: Outcome, interrupted: bool) -> None:
@@ -108,7 +100,7 @@ def _record(ctx: SweepContext, proposal: Proposal, run_id: str, outcome: Outcome
     """
     try:
         with shielded():
-            error = {"error": outcome.attrs["error"]} if outcome.state == FAIL else {}
+            error = {"error": outcome.attrs["error"]} if outcome.state == TrialState.FAIL else {}
             ctx.tracker.log(run_id, tags={"state": outcome.state, **error})
             ctx.engine.tell(proposal, outcome)
             crash_point("after-tell")
@@ -119,28 +111,28 @@ def _record(ctx: SweepContext, proposal: Proposal, run_id: str, outcome: Outcome
 
 
 def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: str) -> Outcome:
-    """Train the trial on its run and record what it produced; its model kept as ``keep_models`` says."""
-    spec, tracker = ctx.spec, ctx.tracker
+    """Train the trial on its run and record what it produced; its model offered to the keeper."""
+    spec, tracker, objective = ctx.spec, ctx.tracker, ctx.spec.objective
     tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
     dataset = ctx.datasets.get(hp)
     tracker.log_dataset(run_id, dataset_input(dataset))
-    pruning = _Pruning(ctx.engine, proposal, spec.metric)
-    fitted = _train(ctx, proposal, FitRequest(spec.pipeline, dataset, hp, ctx.objective), run_id, pruning)
-    state = PRUNED if pruning.pruned else COMPLETE
-    measured = {
-        "best_epoch": fitted.best_epoch,
-        "epochs_trained": fitted.epochs_trained,
-        "epochs_budget": _epoch_budget(spec, hp, proposal),
-    }
-    ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent_run_id}
-    outcome = Outcome(state, fitted.value, {**ids, **fitted.test, **fitted.metrics, **measured})
-    _log_fitted(tracker, run_id, spec, proposal, fitted)
-    if state == COMPLETE:
-        _keep_model(ctx, run_id, fitted)
+    pruning = Pruning(ctx.engine, proposal, objective.metric)
+    fitted = _train(ctx, proposal, FitRequest(spec.pipeline, dataset, hp, objective), run_id, pruning)
+    state = TrialState.PRUNED if pruning.pruned else TrialState.COMPLETE
+    measured = fit_metrics(fitted, objective)
+    tracker.log(run_id, metrics=measured, step=FINAL_STEP)
+    facts = {key: value for key, value in measured.items() if key != f"best_{objective.metric}"}  # the outcome's value
+    ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
+    outcome = Outcome(state, fitted.value, {**ids, **facts, "epochs_budget": _epoch_budget(spec, hp, proposal)})
+    title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={param_text(v)}" for k, v in proposal.params.items())
+    plots.log_learning_curves(tracker, run_id, fitted.history, title)
+    tracker.log_text(run_id, model_summary(fitted.model), "model_summary.txt")
+    if state == TrialState.COMPLETE:
+        ctx.models.offer(run_id, fitted.value, fitted.model)
     return outcome
 
 
-def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: str, pruning: _Pruning) -> Fitted:
+def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: str, pruning: Pruning) -> Fitted:
     spec = ctx.spec
     if spec.folds or spec.repeats > 1:
         name = trial_run_name(proposal.params, proposal.number)
@@ -162,7 +154,7 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
     """A trial made of several fits - K folds or N replicates - each a run nested under the
     trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
     A fit interrupted or failed ends its nested run as such."""
-    tracker, metric = ctx.tracker, ctx.spec.metric
+    tracker = ctx.tracker
     parts = several.plan(request, ctx.spec.folds, ctx.spec.repeats)
     open_runs: dict[int, str] = {}
 
@@ -173,12 +165,8 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
         return [EpochLogger(tracker, open_runs[part.index]), ctx.progress.epoch_callback(label, request.hp["epochs"])]
 
     def done(part: several.Part, fitted: Fitted) -> None:
-        tracker.log(
-            open_runs[part.index],
-            metrics={f"best_{metric}": fitted.value, "best_epoch": fitted.best_epoch, **fitted.test},
-            tags={"state": COMPLETE},
-            step=FINAL_STEP,
-        )
+        metrics = fit_metrics(fitted, request.objective, whole_trial=False)
+        tracker.log(open_runs[part.index], metrics=metrics, tags={"state": TrialState.COMPLETE}, step=FINAL_STEP)
         tracker.end_run(open_runs.pop(part.index), FINISHED)
 
     try:
@@ -187,47 +175,11 @@ def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str
     except BaseException as error:
         with shielded():  # the fits that were running when it broke
             for nested in open_runs.values():
-                tracker.log(nested, tags={"state": FAIL})
+                tracker.log(nested, tags={"state": TrialState.FAIL})
                 tracker.end_run(nested, KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
         raise
     tracker.log_history(run_id, fitted.history)
     return fitted
-
-
-def _log_fitted(tracker: Tracker, run_id: str, spec: SweepSpec, proposal: Proposal, fitted: Fitted) -> None:
-    tracker.log(
-        run_id,
-        metrics={
-            **fitted.test,
-            **fitted.metrics,
-            f"best_{spec.metric}": fitted.value,
-            "best_epoch": fitted.best_epoch,
-            "epochs_trained": fitted.epochs_trained,
-        },
-        step=FINAL_STEP,
-    )
-    title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={param_text(v)}" for k, v in proposal.params.items())
-    figure = plots.learning_curves(fitted.history, title)
-    try:
-        tracker.log_figure(run_id, figure, "learning_curves.png")
-    finally:
-        plots.close(figure)
-    tracker.log_text(run_id, model_summary(fitted.model), "model_summary.txt")
-
-
-def dataset_input(dataset: Dataset) -> DatasetRecord:
-    """The dataset a run trained on, as MLflow records it (the Datasets column)."""
-    source = dataset.source
-    sizes = {k: v for k, v in dataset.info.items() if k.endswith("_samples")}
-    return dataset_record(source.task or "data", source.kind, source.location, source.fingerprint, sizes)
-
-
-def _keep_model(ctx: SweepContext, run_id: str, fitted: Fitted) -> None:
-    """Keep every trial's model, or remember this process's best one (logged once, at the end)."""
-    if ctx.keep_models == "all":
-        ctx.tracker.log_model(run_id, fitted.model)
-    elif ctx.best_model is None or ctx.objective.improves(fitted.value, ctx.best_model[0]):
-        ctx.best_model = (fitted.value, run_id, fitted.model)
 
 
 def _epoch_budget(spec: SweepSpec, hp: dict[str, Any], proposal: Proposal) -> int:
@@ -235,17 +187,3 @@ def _epoch_budget(spec: SweepSpec, hp: dict[str, Any], proposal: Proposal) -> in
     replicates: every seed)."""
     epochs = hp["epochs"] - proposal.initial_epoch
     return (spec.folds + 1) * epochs if spec.folds else spec.repeats * epochs
-
-
-class _Pruning(keras.callbacks.Callback):
-    """Reports the objective to the engine each epoch and stops the fit when it says prune."""
-
-    def __init__(self, engine: Engine, proposal: Proposal, metric: str) -> None:
-        super().__init__()
-        self.engine, self.proposal, self.metric, self.pruned = engine, proposal, metric, False
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        value = (logs or {}).get(self.metric)
-        if value is not None and self.engine.should_prune(self.proposal, epoch + 1, float(value)):
-            self.pruned = True
-            self.model.stop_training = True

@@ -32,9 +32,9 @@ from typing import Any
 from sweeps.errors import PipelineError, first_line, shown
 from sweeps.spec.catalog import project_dir
 from sweeps.spec.hyperparameters import TRAINING_KEYS, Hyperparameter
+from sweeps.spec.objective import DIRECTIONS
 
 BUILTIN_PACKAGE = "sweeps.pipelines"
-DIRECTIONS = ("maximize", "minimize")
 # name -> the parameters it must accept, in order; required or optional
 _FUNCTIONS = {
     "load_data": (("hp", "options"), True),

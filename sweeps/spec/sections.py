@@ -1,7 +1,7 @@
 """The sections of a search-space file, each read and checked on its own.
 
-Every function takes the file's top-level ``Reader`` and returns plain values, or raises a
-``ConfigError`` naming the file, the key and the rule.
+Every function takes the file's top-level ``Reader`` and returns plain values or the spec's
+typed settings, or raises a ``ConfigError`` naming the file, the key and the rule.
 """
 
 from __future__ import annotations
@@ -10,34 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from sweeps.spec.contract import Pipeline
+from sweeps.spec.objective import Objective
 from sweeps.spec.params import Param, check_keras_tuner_can_express, checked_value, parse_param
 from sweeps.spec.reader import Reader
+from sweeps.spec.search import ENGINES, PRUNERS, SAMPLER_OPTIONS, Pruner, Sampler, SettingError
 
-ENGINES = {"optuna": ("grid", "random", "tpe"), "keras_tuner": ("random", "grid", "hyperband", "bayesian")}
-# Settings each sampler accepts besides type and seed (keras-tuner's names).
-SAMPLER_OPTIONS = {"hyperband": ("max_epochs", "factor", "hyperband_iterations"), "bayesian": ("num_initial_points",)}
-PRUNERS = {
-    "none": (),
-    "median": ("n_startup_trials", "n_warmup_steps"),
-    "hyperband": ("min_resource", "max_resource", "reduction_factor"),
-}
-# The least each option may be: a Hyperband that divides by 1 or starts at 0 epochs never ends.
-LOWEST = {
-    "n_startup_trials": 0,
-    "n_warmup_steps": 0,
-    "min_resource": 1,
-    "max_resource": 1,
-    "reduction_factor": 2,
-    "max_epochs": 1,
-    "factor": 2,
-    "hyperband_iterations": 1,
-    "num_initial_points": 1,
-}
-MAX_SEED = 2**32 - 1  # numpy's seeds
 MAX_GRID_VALUES, MAX_GRID_POINTS = 10_000, 100_000
 
 
-def search(doc: Reader) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def search(doc: Reader) -> tuple[str, Sampler, Pruner]:
     """``engine``, ``sampler`` and ``pruner``: how the space is searched."""
     engine = doc.get("engine", str, default="optuna")
     if engine not in ENGINES:
@@ -49,28 +30,28 @@ def search(doc: Reader) -> tuple[str, dict[str, Any], dict[str, Any]]:
     options = SAMPLER_OPTIONS.get(kind, ())
     sampler.only(("type", "seed", *options))
     seed = sampler.get("seed", int, default=None, nullable=True)
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise sampler.error("seed", f"must be 0 .. {MAX_SEED}, got {seed}")
-    sampler_values = {"type": kind, "seed": seed, **{key: _at_least(sampler, key) for key in options if key in sampler.data}}
+    settings = {key: sampler.get(key, int) for key in options if key in sampler.data}
+    chosen = _checked(sampler, Sampler, type=kind, seed=seed, **settings)
     pruner = doc.section("pruner", default={"type": "none"})
     pruner_type = pruner.get("type", str)
-    if pruner_type not in PRUNERS:
-        raise pruner.error("type", f"must be one of {', '.join(PRUNERS)}, got {pruner_type!r}")
-    pruner.only(("type", *PRUNERS[pruner_type]))
-    if engine == "keras_tuner" and pruner_type != "none":
+    if pruner_type in PRUNERS:
+        pruner.only(("type", *PRUNERS[pruner_type]))
+    given = {key: pruner.get(key, int) for key in PRUNERS.get(pruner_type, ()) if key in pruner.data}
+    stopping = _checked(pruner, Pruner, type=pruner_type, **given)
+    if engine == "keras_tuner" and stopping.prunes:
         raise pruner.error("type", "keras_tuner stops trials itself (use sampler type hyperband); pruner must be none")
-    pruner_values = {"type": pruner_type, **{key: _at_least(pruner, key) for key in PRUNERS[pruner_type] if key in pruner.data}}
-    return engine, sampler_values, pruner_values
+    return engine, chosen, stopping
 
 
-def _at_least(section: Reader, key: str) -> int:
-    value = section.get(key, int)
-    if value < LOWEST[key]:
-        raise section.error(key, f"must be >= {LOWEST[key]}, got {value}")
-    return value
+def _checked(section: Reader, kind: type[Sampler] | type[Pruner], **settings: Any) -> Any:
+    """``kind`` made from a section's values; a broken rule names the file and the key."""
+    try:
+        return kind(**settings)
+    except SettingError as error:
+        raise section.error(error.key, str(error)) from None
 
 
-def objective(doc: Reader, pipeline: Pipeline) -> tuple[str, str]:
+def objective(doc: Reader, pipeline: Pipeline) -> Objective:
     """The metric to optimise and its direction, which must be the one the pipeline says is better."""
     section = doc.section("objective")
     section.only(("metric", "direction"))
@@ -80,9 +61,9 @@ def objective(doc: Reader, pipeline: Pipeline) -> tuple[str, str]:
     better = pipeline.objectives[metric]
     direction = section.get("direction", str, default=better)
     if direction != better:
-        higher_or_lower = "higher" if better == "maximize" else "lower"
+        higher_or_lower = "higher" if Objective(metric, better).maximize else "lower"
         raise section.error("direction", f"{metric} is better when {higher_or_lower}: use {better}, got {direction!r}")
-    return metric, direction
+    return Objective(metric, direction)
 
 
 def values(doc: Reader, pipeline: Pipeline) -> tuple[dict[str, Any], dict[str, Param]]:
@@ -108,7 +89,7 @@ def values(doc: Reader, pipeline: Pipeline) -> tuple[dict[str, Any], dict[str, P
     return fixed, params
 
 
-def several_fits(doc: Reader, pruner: Mapping[str, Any]) -> tuple[int | None, int]:
+def several_fits(doc: Reader, pruner: Pruner) -> tuple[int | None, int]:
     """``folds`` (K-fold cross-validation) and ``repeats`` (seeds per configuration)."""
     folds = doc.get("folds", int, default=None, nullable=True)
     if folds is not None and folds < 2:
@@ -116,7 +97,7 @@ def several_fits(doc: Reader, pruner: Mapping[str, Any]) -> tuple[int | None, in
     repeats = doc.positive("repeats", default=1)
     if folds is not None and repeats > 1:
         raise doc.error("repeats", "cannot be combined with folds yet: cross-validation already gives K values per trial")
-    if (folds is not None or repeats > 1) and pruner["type"] != "none":
+    if (folds is not None or repeats > 1) and pruner.prunes:
         raise doc.error(
             "pruner",
             "a trial of several fits (folds, repeats) is judged on all of them, so it cannot be pruned by epoch; use type none",
@@ -124,12 +105,12 @@ def several_fits(doc: Reader, pruner: Mapping[str, Any]) -> tuple[int | None, in
     return folds, repeats
 
 
-def check_searchable(doc: Reader, engine: str, sampler: Mapping[str, Any], params: Mapping[str, Param]) -> None:
+def check_searchable(doc: Reader, engine: str, sampler: Sampler, params: Mapping[str, Param]) -> None:
     """What the engine and sampler cannot express is refused here, not mid-sweep."""
     section = doc.section("params")
     if engine == "keras_tuner":
         check_keras_tuner_can_express(section, params)
-    if sampler["type"] == "grid":
+    if sampler.grid:
         points = 1
         for param in params.values():
             size = param.grid_size()

@@ -22,8 +22,10 @@ from sweeps.errors import ConfigError, PipelineError
 from sweeps.spec import sections
 from sweeps.spec.catalog import project_dir
 from sweeps.spec.contract import Pipeline, load_pipeline
+from sweeps.spec.objective import Objective
 from sweeps.spec.params import Param, checked_value
 from sweeps.spec.reader import Reader
+from sweeps.spec.search import Pruner, Sampler
 from sweeps.spec.yaml_file import read_yaml
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # a sweep's name: a file name, an experiment
@@ -56,11 +58,10 @@ class SweepSpec:
     description: str
     pipeline: Pipeline
     engine: str
-    sampler: Mapping[str, Any]
-    pruner: Mapping[str, Any]
+    sampler: Sampler
+    pruner: Pruner
     trials: int
-    metric: str
-    direction: str
+    objectives: tuple[Objective, ...]  # one today; several will be compared as a Pareto front
     fixed: Mapping[str, Any]
     params: Mapping[str, Param]
     max_consecutive_failures: int
@@ -72,9 +73,14 @@ class SweepSpec:
     fuse: bool = True  # a trial's several fits train fused, where the pipeline allows (same results, faster)
 
     @property
+    def objective(self) -> Objective:
+        """The objective trials are ranked by: the first (today the only) one."""
+        return self.objectives[0]
+
+    @property
     def test_metric(self) -> str:
         """The test-set counterpart of the objective (``val_accuracy`` -> ``test_accuracy``)."""
-        return test_metric(self.metric)
+        return test_metric(self.objective.metric)
 
     @property
     def study_name(self) -> str:
@@ -109,9 +115,9 @@ class SweepSpec:
         identity = {
             "pipeline": self.pipeline.name,
             "engine": self.engine,
-            "sampler": dict(self.sampler),
-            "pruner": dict(self.pruner),
-            "metric": self.metric,
+            "sampler": self.sampler.settings(),
+            "pruner": self.pruner.settings(),
+            "metric": self.objective.metric,
             "fixed": dict(self.fixed),
             "folds": self.folds,
             "repeats": self.repeats,
@@ -193,7 +199,7 @@ def _parse(doc: Reader, path: Path, text: str, project: Path | None) -> SweepSpe
         raise doc.error("name", "must be up to 100 letters, digits, '_', '-' or '.', starting with a letter or digit")
     pipeline = _pipeline(doc, path, project)
     engine, sampler, pruner = sections.search(doc)
-    metric, direction = sections.objective(doc, pipeline)
+    objective = sections.objective(doc, pipeline)
     fixed, params = sections.values(doc, pipeline)
     folds, repeats = sections.several_fits(doc, pruner)
     sections.check_searchable(doc, engine, sampler, params)
@@ -205,8 +211,7 @@ def _parse(doc: Reader, path: Path, text: str, project: Path | None) -> SweepSpe
         sampler=sampler,
         pruner=pruner,
         trials=doc.positive("trials"),
-        metric=metric,
-        direction=direction,
+        objectives=(objective,),
         fixed=fixed,
         params=params,
         max_consecutive_failures=doc.positive("max_consecutive_failures", default=MAX_CONSECUTIVE_FAILURES),

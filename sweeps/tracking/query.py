@@ -22,6 +22,7 @@ from mlflow.entities import Run
 
 from sweeps.errors import ConfigError, first_line
 from sweeps.logs import quiet
+from sweeps.spec.objective import Objective
 from sweeps.tracking.stores import Stores, mask
 from sweeps.tracking.tracker import PARENT_TAG, Tracker
 
@@ -87,7 +88,8 @@ def best_model(sweep: str, tracking_uri: str | None = None, study: str | None = 
     complete = trials[trials["state"] == "COMPLETE"] if len(trials) else trials
     if complete.empty:
         raise ConfigError(f"sweep '{sweep}' has no COMPLETE trial, so no best model")
-    best = complete.loc[complete["value"].idxmax() if complete["direction"].iloc[0] == "maximize" else complete["value"].idxmin()]
+    objective = Objective(complete["objective"].iloc[0], complete["direction"].iloc[0])
+    best = complete.loc[objective.best(complete.index, key=complete["value"].get)]
     try:
         with quiet():  # TensorFlow's start-up lines and MLflow's download bar are not the caller's
             return _tracker(tracking_uri).load_model(best["run_id"])

@@ -22,7 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sweeps.data.dataset import Dataset
 from sweeps.formatting import param_text
+from sweeps.spec.objective import Objective
 from sweeps.tracking.provenance import git_commit
 
 ROLE = "sweeps.role"
@@ -107,12 +109,19 @@ def dataset_record(task: str, kind: str, location: str, fingerprint: str, sizes:
     )
 
 
-def runs_view(params: Sequence[str], metric: str, test_metric: str, direction: str) -> str:
+def dataset_input(dataset: Dataset) -> DatasetRecord:
+    """The dataset a run trained on, as MLflow records it (the Datasets column)."""
+    source = dataset.source
+    sizes = {k: v for k, v in dataset.info.items() if k.endswith("_samples")}
+    return dataset_record(source.task or "data", source.kind, source.location, source.fingerprint, sizes)
+
+
+def runs_view(params: Sequence[str], objective: Objective, test_metric: str) -> str:
     """The experiment's saved view: its trials, best first, with the swept params, the objective
     and the test metric as columns (the UI hides params and metrics unless told)."""
     columns = [
         *(f"params.`{name}`" for name in params),
-        f"metrics.`best_{metric}`",
+        f"metrics.`best_{objective.metric}`",
         f"metrics.`{test_metric}`",
         "tags.`study`",
         "attributes.`Dataset`",
@@ -120,8 +129,8 @@ def runs_view(params: Sequence[str], metric: str, test_metric: str, direction: s
     return json.dumps(
         {
             "searchFilter": f"tags.`{ROLE}` = '{TRIAL}'",
-            "orderByKey": f"metrics.`best_{metric}`",
-            "orderByAsc": direction == "minimize",
+            "orderByKey": f"metrics.`best_{objective.metric}`",
+            "orderByAsc": not objective.maximize,
             "selectedColumns": columns,
         }
     )

@@ -20,24 +20,8 @@ import keras
 from sweeps.data.dataset import Dataset
 from sweeps.errors import TrialFailed, first_line
 from sweeps.spec.contract import Pipeline
+from sweeps.spec.objective import Objective
 from sweeps.training import feed
-
-
-@dataclass(frozen=True)
-class Objective:
-    """The metric a sweep optimises and which way is better."""
-
-    metric: str
-    direction: str  # maximize | minimize
-
-    @property
-    def mode(self) -> str:
-        """Keras's name for the direction (``EarlyStopping(mode=...)``)."""
-        return "max" if self.direction == "maximize" else "min"
-
-    def improves(self, value: float, best: float) -> bool:
-        """Whether ``value`` is strictly better than ``best`` (anything beats NaN)."""
-        return math.isnan(best) or (value > best if self.direction == "maximize" else value < best)
 
 
 @dataclass(frozen=True)
@@ -99,7 +83,7 @@ class BestEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
         value = (logs or {}).get(self.objective.metric)
-        if value is not None and math.isfinite(value) and self.objective.improves(value, self.value):
+        if value is not None and math.isfinite(value) and self.objective.better(value, self.value):
             self.value, self.epoch = float(value), epoch + 1
             self._weights = self.model.get_weights()
 

@@ -24,8 +24,9 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from sweeps.spec.objective import Objective
 from sweeps.training import feed, fused
-from sweeps.training.fit import FitRequest, Fitted, Objective, evaluate, failures_as_trial_failed, fit, fresh_model
+from sweeps.training.fit import FitRequest, Fitted, evaluate, failures_as_trial_failed, fit, fresh_model
 
 FOLD, REPEAT = "fold", "repeat"
 
@@ -103,15 +104,15 @@ def combine(results: Sequence[Fitted], objective: Objective) -> Fitted:
     """
     values = np.array([r.value for r in results])
     history = average_history([r.history for r in results])
-    pick = np.nanargmax if objective.direction == "maximize" else np.nanargmin
     metric = objective.metric
+    curve = history[metric]
     return Fitted(
         value=float(values.mean()),
-        best_epoch=int(pick(history[metric])) + 1,
+        best_epoch=objective.best(range(len(curve)), key=curve.__getitem__) + 1,
         epochs_trained=sum(r.epochs_trained for r in results),
         history=history,
         test={key: float(np.mean([r.test[key] for r in results])) for key in results[0].test},
-        model=results[int(pick(values))].model,
+        model=objective.best(results, key=lambda r: r.value).model,
         metrics={f"{metric}_mean": float(values.mean()), f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0},
     )
 

@@ -1,15 +1,17 @@
-"""The engine contract (sweeps/engines/__init__.py), one suite for every engine.
+"""The engine contract (sweeps/engines/base.py), one suite for every engine.
 
 Each engine is a fixture entry in ``ENGINES``; a new engine is one more entry.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from sweeps.engines import COMPLETE, FAIL, Outcome, open_engine
+from sweeps.engines import open_engine
+from sweeps.engines.base import Outcome, TrialState
 from sweeps.errors import ConfigError, StoreError
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.stores import Stores
@@ -41,26 +43,26 @@ def test_grid_runs_every_point_once_then_stops(make) -> None:
     seen = []
     while (proposal := engine.ask()) is not None:
         seen.append(proposal.params["layers"])
-        engine.tell(proposal, Outcome(COMPLETE, float(proposal.params["layers"])))
+        engine.tell(proposal, Outcome(TrialState.COMPLETE, float(proposal.params["layers"])))
     assert sorted(seen) == [1, 2, 3] and engine.remaining() == 0
-    assert [r.state for r in engine.records()] == [COMPLETE] * 3
+    assert [r.state for r in engine.records()] == [TrialState.COMPLETE] * 3
 
 
 def test_resume_reruns_exactly_the_failed_grid_points(make) -> None:
     engine = make()
-    for state in (COMPLETE, FAIL):
+    for state in (TrialState.COMPLETE, TrialState.FAIL):
         proposal = engine.ask()
-        engine.tell(proposal, Outcome(state, 0.5 if state == COMPLETE else None, {"error": "boom"}))
+        engine.tell(proposal, Outcome(state, 0.5 if state == TrialState.COMPLETE else None, {"error": "boom"}))
     failed = engine.records()[1].params
     resumed = make()  # a new process attaching to the same study
     assert resumed.remaining() == 2
     retried = resumed.ask()
     assert retried.params == failed
-    resumed.tell(retried, Outcome(COMPLETE, 0.7))
+    resumed.tell(retried, Outcome(TrialState.COMPLETE, 0.7))
     last = resumed.ask()
-    resumed.tell(last, Outcome(COMPLETE, 0.6))
+    resumed.tell(last, Outcome(TrialState.COMPLETE, 0.6))
     assert resumed.ask() is None
-    done = sorted(r.params["layers"] for r in resumed.records() if r.state == COMPLETE)
+    done = sorted(r.params["layers"] for r in resumed.records() if r.state == TrialState.COMPLETE)
     assert done == [1, 2, 3]
     assert resumed.records()[1].attrs["error"] == "boom"
 
@@ -76,12 +78,12 @@ def test_budget_counts_trials_of_earlier_invocations(make) -> None:
     for _ in range(2):
         proposal = engine.ask()
         first.append(proposal.params["dropout"])
-        engine.tell(proposal, Outcome(COMPLETE, 0.5))
+        engine.tell(proposal, Outcome(TrialState.COMPLETE, 0.5))
     resumed = make(**space)
     assert resumed.remaining() == 1
     proposal = resumed.ask()
     assert proposal.params["dropout"] not in first  # a resumed seed does not replay old proposals
-    resumed.tell(proposal, Outcome(COMPLETE, 0.5))
+    resumed.tell(proposal, Outcome(TrialState.COMPLETE, 0.5))
     assert resumed.ask() is None and make(**space).remaining() == 0
 
 
@@ -89,6 +91,44 @@ def test_a_study_started_differently_is_not_mixed_into(make) -> None:
     make()
     with pytest.raises(ConfigError, match=r"study 's' was started with a different setup \(sweeps\.fingerprint abc -> xyz\)"):
         make(identity={**IDENTITY, "sweeps.fingerprint": "xyz"})
+
+
+def test_a_note_is_kept_with_the_running_trial_at_once(make) -> None:
+    engine = make()
+    proposal = engine.ask()
+    engine.note(proposal, {"mlflow_run_id": "r1"})
+    (record,) = engine.records()  # in the study's store already, before the trial ends
+    assert record.state == TrialState.RUNNING and record.attrs["mlflow_run_id"] == "r1"
+    engine.tell(proposal, Outcome(TrialState.COMPLETE, 0.5, {"best_epoch": 2}))
+    (record,) = engine.records()
+    assert record.state == TrialState.COMPLETE and record.attrs["mlflow_run_id"] == "r1" and record.attrs["best_epoch"] == 2
+
+
+def test_running_counts_the_trials_asked_for_and_not_yet_told(make) -> None:
+    engine = make()
+    assert engine.running() == 0
+    for state in (TrialState.COMPLETE, TrialState.FAIL):
+        proposal = engine.ask()
+        assert engine.running() == 1
+        engine.tell(proposal, Outcome(state, 0.5 if state == TrialState.COMPLETE else None, {"error": "boom"}))
+        assert engine.running() == 0
+
+
+def test_a_shared_fact_is_seen_by_every_worker_of_the_study(make) -> None:
+    engine = make()
+    assert engine.shared("sweeps.mlflow_parent_run_id") is None
+    engine.share("sweeps.mlflow_parent_run_id", "p1")
+    assert engine.shared("sweeps.mlflow_parent_run_id") == "p1"
+    assert make().shared("sweeps.mlflow_parent_run_id") == "p1"
+
+
+def test_only_the_optuna_engine_has_an_optuna_study(make) -> None:
+    engine = make()
+    engine.tell(engine.ask(), Outcome(TrialState.COMPLETE, 0.5))
+    if engine.name == "optuna":
+        assert [t.value for t in engine.optuna_study.trials] == [0.5]
+    else:
+        assert engine.optuna_study is None
 
 
 def test_pruning_is_off_without_a_pruner(make) -> None:
@@ -108,7 +148,7 @@ def test_optuna_median_pruner_stops_a_trial_worse_than_the_median(tmp_path: Path
         proposal = engine.ask()
         for epoch in range(1, 4):
             engine.should_prune(proposal, epoch, 0.9)
-        engine.tell(proposal, Outcome(COMPLETE, 0.9))
+        engine.tell(proposal, Outcome(TrialState.COMPLETE, 0.9))
     worse = engine.ask()
     assert engine.should_prune(worse, 1, 0.1)
 
@@ -126,9 +166,9 @@ def test_optuna_workers_asking_at_once_never_exceed_the_budget(tmp_path: Path, s
     tickets = [second._next(seen[0]), first._next(seen[1])]
     assert tickets[0] is not None and tickets[1] is None
     for proposal in (running, tickets[0]):
-        first.tell(proposal, Outcome(COMPLETE, 0.5))
+        first.tell(proposal, Outcome(TrialState.COMPLETE, 0.5))
     assert first.ask() is None and second.ask() is None
-    assert [r.state for r in first.records()] == [COMPLETE, COMPLETE]
+    assert [r.state for r in first.records()] == [TrialState.COMPLETE, TrialState.COMPLETE]
     assert running.params != tickets[0].params or sampler == "random"
 
 
@@ -154,3 +194,8 @@ def test_a_grid_point_another_worker_is_still_receiving_is_not_run_twice(tmp_pat
     assert second._next(second._fresh_trials()) is None  # pops the second ticket, and stands aside
     (aside,) = [t for t in second._fresh_trials() if t.user_attrs.get("sweeps.stepped_aside")]
     assert aside.number == 1 and aside.params == {"layers": 1, "units": 4}
+
+
+def test_trial_states_are_stored_as_the_words_they_always_were() -> None:
+    assert json.dumps([TrialState.COMPLETE, TrialState.RUNNING]) == '["COMPLETE", "RUNNING"]'
+    assert f"{TrialState.PRUNED}" == str(TrialState.PRUNED) == "PRUNED" and TrialState("FAIL") is TrialState.FAIL

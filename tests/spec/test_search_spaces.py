@@ -47,4 +47,4 @@ def test_sweep_runs_one_tiny_trial(path: Path, data_dir: Path, workdir: Path) ->
     assert trial_runs[0].info.run_name == " ".join(f"{k}={v}" for k, v in record.params.items())  # what it tried
     for name, value in record.params.items():
         assert trial_runs[0].data.params[name] == str(value)
-    assert f"best_{spec.metric}" in trial_runs[0].data.metrics
+    assert f"best_{spec.objective.metric}" in trial_runs[0].data.metrics

@@ -8,7 +8,8 @@ import pytest
 from sweeps.data.dataset import Dataset, DataSource
 from sweeps.errors import TrialFailed
 from sweeps.spec.contract import load_pipeline
-from sweeps.training.fit import FitRequest, Objective, check_finite, train
+from sweeps.spec.objective import Objective
+from sweeps.training.fit import FitRequest, check_finite, train
 
 
 def request(val_nan: bool = False, test_nan: bool = False) -> FitRequest:

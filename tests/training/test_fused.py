@@ -12,7 +12,7 @@ from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.stores import Stores
 from sweeps.training import several
-from sweeps.training.fit import FitRequest, Fitted, Objective
+from sweeps.training.fit import FitRequest, Fitted
 from sweeps.training.fused import why_not_fused
 from tests.support import BASE, REPO, mlflow_runs, write_space
 
@@ -21,9 +21,7 @@ def trial(spec_file: Path, data_dir: Path, fuse: bool, **hp) -> tuple[Fitted, li
     """One trial of several fits, fused or one after another: the trial and each fit."""
     spec = load_spec(spec_file)
     values = {**spec.hyperparameters({}), **hp}
-    request = FitRequest(
-        spec.pipeline, spec.pipeline.load_data(values, sp.DataOptions(data_dir)), values, Objective(spec.metric, spec.direction)
-    )
+    request = FitRequest(spec.pipeline, spec.pipeline.load_data(values, sp.DataOptions(data_dir)), values, spec.objective)
     parts = several.plan(request, spec.folds, spec.repeats)
     fits: list[Fitted] = []
     combined = several.run(request, parts, lambda part: [], lambda part, fitted: fits.append(fitted), fuse=fuse)
