@@ -25,6 +25,8 @@ from sweeps.tracking import query
 from sweeps.tracking.records import dataset_input
 from sweeps.tracking.tracker import Tracker
 
+CLOSED_WHOLE = "sweeps.closed_whole"  # tagged last, once the dashboard is written and the run ended
+
 
 @dataclass(frozen=True)
 class ParentRun:
@@ -45,6 +47,8 @@ class ParentRun:
         """Record what the study found on the parent run, then end it with ``status``.
 
         ``optuna_study``, when the engine is Optuna, adds Optuna's own plots to the dashboard.
+        The run is tagged ``CLOSED_WHOLE`` last: a parent without the tag was stopped while its
+        dashboard was written (``recovery.partial_parent`` finds it to be written again).
         """
         tracker, spec = self.tracker, self.spec
         counts = {
@@ -68,6 +72,7 @@ class ParentRun:
             crash_point("closing-parent")
         finally:
             tracker.end_run(self.run_id, status)
+        tracker.log(self.run_id, tags={CLOSED_WHOLE: "true"})
 
     def _dashboard(self, study: str, counts: dict[str, int], optuna_study: Any) -> None:
         """The comparison plots and the description; a plot that cannot be drawn is skipped with a
@@ -79,6 +84,7 @@ class ParentRun:
                 written = dashboard.write_study_plots(records, Path(directory), optuna_study, spec.sampler.grid)
                 for path in written:
                     tracker.log_file(self.run_id, path, "plots")
+            crash_point("writing-dashboard")
             names = [path.name for path in written]
             tracker.set_note(self.run_id, dashboard.note(spec.description, study, records, counts, names, self.run_id))
         except Exception as error:

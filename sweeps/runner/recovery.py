@@ -2,7 +2,8 @@
 
 A worker killed with SIGKILL leaves its MLflow runs RUNNING; the engine fails its trial (at
 once on this machine, by heartbeat elsewhere), and ``close_orphaned_runs`` then ends those runs
-as KILLED. Workers that run at the same time share one parent run, recorded in the study.
+as KILLED. Workers that run at the same time share one parent run, recorded in the study. A
+process killed while writing that parent's dashboard leaves it to ``finish_partial_parent``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sweeps.engines.base import Coordination, TrialRecord, TrialState, worker_alive
+from sweeps.engines.base import Coordination, Engine, TrialRecord, TrialState, worker_alive
+from sweeps.runner.parent import CLOSED_WHOLE, ParentRun
+from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.tracker import FINISHED, KILLED, RUNNING, Tracker
 
 PARENT_KEY = "sweeps.mlflow_parent_run_id"
@@ -56,6 +59,22 @@ def close_dead_parent(tracker: Tracker, engine: Coordination) -> bool:
     if run.info.status != RUNNING or engine.running() or worker_alive(_worker(run)):
         return False
     tracker.end_run(run_id, KILLED)
+    return True
+
+
+def finish_partial_parent(
+    tracker: Tracker, engine: Engine, spec: SweepSpec, study: str, records: list[TrialRecord], table: str
+) -> bool:
+    """Write the dashboard of a finished study whose parent run was killed while writing it
+    (ended KILLED, without ``CLOSED_WHOLE``), and end that parent FINISHED as it would have
+    been; return whether there was one. A parent closed whole is left as it is."""
+    run_id: Any = engine.shared(PARENT_KEY)
+    if not run_id or engine.running():
+        return False
+    run = tracker.run(run_id)
+    if run.info.status != KILLED or CLOSED_WHOLE in run.data.tags:
+        return False
+    ParentRun(tracker, run_id, spec).close(study, records, table, FINISHED, engine.optuna_study)
     return True
 
 

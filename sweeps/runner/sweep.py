@@ -30,7 +30,7 @@ from sweeps.reporting.tables import trials_table
 from sweeps.runner.context import SweepContext
 from sweeps.runner.parent import ModelKeeper, ParentRun
 from sweeps.runner.progress import Progress
-from sweeps.runner.recovery import close_dead_parent, close_orphaned_runs, join_or_start_parent
+from sweeps.runner.recovery import close_dead_parent, close_orphaned_runs, finish_partial_parent, join_or_start_parent
 from sweeps.runner.signals import shielded
 from sweeps.runner.trial import TrialRunner
 from sweeps.spec.sweep import SweepSpec
@@ -115,6 +115,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
     if closed:
         say(f"  note: closed {closed} run(s) left RUNNING by a process that died")
     if engine.remaining() == 0:
+        if finish_partial_parent(tracker, engine, spec, name, result.records, result.table(markdown=True)):
+            say("  note: the study's parent run was stopped while its dashboard was written; it is written whole now")
         return result
     warning = local_artifacts_warning(tracker.tracking_uri, tracker.artifact_location())
     if warning and not options.worker:

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from sweeps.cli import main
 from sweeps.errors import StoreError
+from sweeps.runner.parent import CLOSED_WHOLE
 from sweeps.tracking.stores import create_sqlite_store, retrying
 from tests.support import BASE, mlflow_runs, run_sweeps, write_imdb, write_space
 
@@ -56,14 +57,34 @@ def test_killed_after_telling_optuna_but_before_ending_the_run(project: Path, im
     assert [t.state.name for t in study(project)] == ["COMPLETE", "COMPLETE"]
 
 
-def test_killed_while_closing_the_parent_then_nothing_to_run(project: Path, imdb_dir: Path) -> None:
-    killed = sweep(project, imdb_dir, crash_at="closing-parent")
+@pytest.mark.parametrize("crash_at", ["writing-dashboard", "closing-parent"])
+def test_killed_while_closing_the_parent_then_the_next_run_writes_its_dashboard_whole(
+    project: Path, imdb_dir: Path, crash_at: str
+) -> None:
+    killed = sweep(project, imdb_dir, crash_at=crash_at)
     assert killed.returncode == -9
     assert [t.state.name for t in study(project)] == ["COMPLETE", "COMPLETE"]
+    (parent,) = [r for r in mlflow_runs(project, "s") if r.data.tags.get("sweeps.role") == "study"]
+    assert CLOSED_WHOLE not in parent.data.tags
+    if crash_at == "writing-dashboard":  # the plots are there, the note is not yet
+        assert "mlflow.note.content" not in parent.data.tags
+
     again = sweep(project, imdb_dir)
     assert again.returncode == 0 and "nothing to run" in again.stdout
     assert "closed 1 run(s) left RUNNING by a process that died" in again.stderr
-    assert all(r.info.status != "RUNNING" for r in mlflow_runs(project, "s"))
+    assert "it is written whole now" in again.stderr
+    runs = mlflow_runs(project, "s")
+    assert all(r.info.status != "RUNNING" for r in runs)
+    (repaired,) = [r for r in runs if r.data.tags.get("sweeps.role") == "study"]
+    assert repaired.info.run_id == parent.info.run_id and repaired.info.status == "FINISHED"
+    assert repaired.data.tags[CLOSED_WHOLE] == "true" and " vs " in repaired.data.tags["mlflow.note.content"]
+    assert repaired.data.metrics["trials_complete"] == 2
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"trials.md", "plots"} <= artifacts
+
+    third = sweep(project, imdb_dir)  # a parent closed whole is left as it is
+    assert third.returncode == 0 and "written whole" not in third.stderr
 
 
 def test_killed_while_making_the_mlflow_store_leaves_no_broken_store(project: Path, imdb_dir: Path) -> None:
