@@ -97,6 +97,8 @@ def training_trial(tmp_path: Path, study: str) -> bool:
     try:
         loaded = optuna.load_study(study_name=study, storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
         running = [t for t in loaded.trials if t.state.name == "RUNNING" and t.user_attrs.get("mlflow_run_id")]
+        if not running:  # (a client opened before the sweep has made its MLflow store would make one itself, racing it)
+            return False
         client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
         return any(client.get_metric_history(t.user_attrs["mlflow_run_id"], "val_accuracy") for t in running)
     except Exception:  # the stores are still being made
