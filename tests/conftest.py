@@ -1,15 +1,17 @@
-"""Fixtures shared by the tests: tiny data directories, an empty working directory, PostgreSQL."""
+"""Fixtures shared by the tests: tiny data directories, an empty working directory, PostgreSQL,
+the command run in this process."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import postgres
-from tests.support import write_all_formats, write_imdb
+from tests.support import Ran, write_all_formats, write_imdb
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,3 +46,31 @@ def pg() -> Iterator[tuple[str, str]]:
         pytest.skip("needs Debian's postgresql package (.ci/run installs it)")
     with postgres.server() as server:
         yield server
+
+
+@pytest.fixture
+def sweeps_here(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """``run_sweeps`` without the subprocess: ``python -m sweeps ARGS`` as ``sweeps.cli.main`` in
+    this process (its TensorFlow already started), in ``cwd``, with the same environment and
+    ``sys.argv``; what it wrote to the file descriptors 1 and 2 comes back as a subprocess's output
+    would. For tests of output and records; a test of signals, of an exit by a signal, of workers
+    or of the installed command starts the real one (``run_sweeps``)."""
+    from sweeps.cli import main
+
+    def run(*args: str, cwd: Path, **env_vars: str) -> Ran:
+        with monkeypatch.context() as patched:
+            patched.chdir(cwd)
+            patched.setattr(sys, "argv", ["sweeps", *args])  # what the records say the command was
+            for name in ("MLFLOW_TRACKING_URI", "SWEEPS_DATA_DIR"):
+                patched.delenv(name, raising=False)
+            for name, value in env_vars.items():
+                patched.setenv(name, value)
+            capfd.readouterr()  # (what earlier steps of the test wrote is not this command's)
+            try:
+                code = main(list(args))
+            except SystemExit as stop:  # argparse's usage errors, --help
+                code = stop.code if isinstance(stop.code, int) else 1
+            out, err = capfd.readouterr()
+        return Ran(code, out, err)
+
+    return run

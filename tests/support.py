@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,16 @@ def write_all_formats(directory: Path) -> Path:
     lines = [f"{rating} {text}" for rating, text in text_sentiment.generate_corpus(lines=300)]
     (directory / "text_sentiment.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return directory
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command run in this process (the ``sweeps_here`` fixture) returned and wrote,
+    named as ``subprocess.CompletedProcess`` names them."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def run_sweeps(*args: str, cwd: Path, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,5 @@
-"""The real command in a subprocess, then MLflow and Optuna queried for what it recorded."""
+"""The command (in this process, or in a subprocess where a signal is the point), then MLflow and
+Optuna queried for what it recorded."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def split(runs: list) -> tuple[list, list]:
     return parents, children
 
 
-def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> None:
-    done = run_sweeps("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
+def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path, sweeps_here) -> None:
+    done = sweeps_here("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "study imdb_depth[epochs=1]: 2 trial(s), 2 run now" in done.stdout
     assert "trial  layers  val_accuracy  test_accuracy  best epoch  state" in done.stdout
@@ -68,11 +69,11 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path) -> No
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"search_space.yaml", "trials.md"}
     assert parent.data.tags["best.trial"] in ("0", "1") and "best_val_accuracy" in parent.data.metrics
 
-    again = run_sweeps("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
+    again = sweeps_here("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
     assert again.returncode == 0 and "nothing to run" in again.stdout
     assert len(mlflow_runs(tmp_path, "imdb_depth")) == 3  # no empty parent run for a no-op
 
-    more = run_sweeps("imdb_depth", "--trials", "3", "--epochs", "1", cwd=tmp_path, SWEEPS_DATA_DIR=str(imdb_dir))
+    more = sweeps_here("imdb_depth", "--trials", "3", "--epochs", "1", cwd=tmp_path, SWEEPS_DATA_DIR=str(imdb_dir))
     assert more.returncode == 0, more.stderr
     assert f"data: data-dir {imdb_dir / 'imdb.npz'}" in more.stderr
     assert "3 trial(s), 1 run now" in more.stdout
@@ -96,6 +97,8 @@ def training_trial(tmp_path: Path, study: str) -> bool:
     try:
         loaded = optuna.load_study(study_name=study, storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
         running = [t for t in loaded.trials if t.state.name == "RUNNING" and t.user_attrs.get("mlflow_run_id")]
+        if not running:  # (a client opened before the sweep has made its MLflow store would make one itself, racing it)
+            return False
         client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
         return any(client.get_metric_history(t.user_attrs["mlflow_run_id"], "val_accuracy") for t in running)
     except Exception:  # the stores are still being made

@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sweeps.tracking.stores import mask
-from tests.support import BASE, run_sweeps, write_space
+from tests.support import BASE, write_space
 
 # '/', ':', '@' and '%' each ended a password early for some URL pattern; '@' and '%' must be
 # written %40 and %25 in a URL, '/' and ':' may be written as they are or %2F and %3A.
@@ -55,15 +55,15 @@ def bob(pg: tuple[str, str]) -> str:
     return url.replace(url[url.index("://") + 3 : url.rindex("@")], "bob:{password}")
 
 
-def test_a_password_with_slash_colon_at_and_percent_never_shows(bob: str, tmp_path: Path, imdb_dir: Path) -> None:
+def test_a_password_with_slash_colon_at_and_percent_never_shows(bob: str, tmp_path: Path, imdb_dir: Path, sweeps_here) -> None:
     storage = bob.format(password=AS_TYPED) + "/bob_optuna"
     tracking = bob.format(password=ENCODED) + "/bob_mlflow"
     (tmp_path / "spaces").mkdir()
     write_space(tmp_path / "spaces", {**BASE, "trials": 1, "fixed": {"epochs": 1}})
     args = ("--spaces", str(tmp_path / "spaces"), "--data-dir", str(imdb_dir), "--storage", storage, "--tracking-uri", tracking)
-    done = run_sweeps("run", "s", *args, cwd=tmp_path)
+    done = sweeps_here("run", "s", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr  # it connected, so the URLs carry the real password
-    report = run_sweeps("report", "s", "--by", "layers", "--tracking-uri", tracking, cwd=tmp_path)
+    report = sweeps_here("report", "s", "--by", "layers", "--tracking-uri", tracking, cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert f"sweeps ui s --tracking-uri {bob.format(password='***')}/bob_mlflow" in done.stdout + done.stderr
 

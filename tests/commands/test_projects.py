@@ -1,4 +1,5 @@
-"""Your own model: a project's sweeps and pipelines, run through the real command like the built-ins."""
+"""Your own model: a project's sweeps and pipelines, run through the command like the built-ins (in
+this process; `--jobs` starts real worker processes, so its parent is the real command too)."""
 
 from __future__ import annotations
 
@@ -67,15 +68,15 @@ def write_project(root: Path, pipeline_file: str = "tasks/tiny.py", **changes: o
     return root
 
 
-def test_a_project_pipeline_file_runs_end_to_end_and_is_recorded_like_a_built_in(tmp_path: Path) -> None:
+def test_a_project_pipeline_file_runs_end_to_end_and_is_recorded_like_a_built_in(tmp_path: Path, sweeps_here) -> None:
     project = write_project(tmp_path, repeats=2)
-    listed = run_sweeps("list", cwd=project)
+    listed = sweeps_here("list", cwd=project)
     assert listed.returncode == 0, listed.stderr
     (line,) = [line for line in listed.stdout.splitlines() if line.startswith("tiny ")]
     assert "search_spaces/tiny.yaml" in line and "../tasks/tiny.py" in line and "Does width matter" in line
     assert "imdb_depth" in listed.stdout  # the built-ins are still there
 
-    done = run_sweeps("tiny", cwd=project)
+    done = sweeps_here("tiny", cwd=project)
     assert done.returncode == 0, done.stderr
     assert "study tiny: 2 trial(s), 2 run now" in done.stdout and "GENERATED" in done.stdout
     runs = mlflow_runs(project, "tiny")
@@ -83,15 +84,15 @@ def test_a_project_pipeline_file_runs_end_to_end_and_is_recorded_like_a_built_in
     replicates = [r for r in runs if "repeat" in r.data.tags]
     assert sorted(r.data.params["units"] for r in trials) == ["4", "8"] and len(replicates) == 4
     assert all(r.info.status == "FINISHED" for r in runs)
-    report = run_sweeps("report", "tiny", cwd=project)
+    report = sweeps_here("report", "tiny", cwd=project)
     assert report.returncode == 0, report.stderr
     assert "units=8 vs 4" in report.stdout  # two replicates each: a t-test
 
 
-def test_a_project_sweep_in_the_nightly_schedule_and_with_jobs(tmp_path: Path) -> None:
+def test_a_project_sweep_in_the_nightly_schedule_and_with_jobs(tmp_path: Path, sweeps_here) -> None:
     project = write_project(tmp_path)
     (project / "search_spaces" / "nightly.yaml").write_text("sweeps:\n  tiny: {trials: 2, threshold: 0.5}\n")
-    night = run_sweeps("nightly", "--date", "2026-11-20", cwd=project)
+    night = sweeps_here("nightly", "--date", "2026-11-20", cwd=project)
     assert night.returncode == 0, night.stderr
     assert "| tiny | val_loss |" in night.stdout
     jobs = run_sweeps("tiny", "--jobs", "2", "--study", "parallel", cwd=project)
@@ -99,17 +100,17 @@ def test_a_project_sweep_in_the_nightly_schedule_and_with_jobs(tmp_path: Path) -
     assert "study parallel: 2 trial(s), 2 run now" in jobs.stdout
 
 
-def test_a_project_sweep_replaces_a_built_in_of_the_same_name_and_list_says_so(tmp_path: Path) -> None:
+def test_a_project_sweep_replaces_a_built_in_of_the_same_name_and_list_says_so(tmp_path: Path, sweeps_here) -> None:
     write_project(tmp_path)
     (tmp_path / "search_spaces" / "tiny.yaml").rename(tmp_path / "search_spaces" / "imdb_depth.yaml")
     space = yaml.safe_load((tmp_path / "search_spaces" / "imdb_depth.yaml").read_text())
     (tmp_path / "search_spaces" / "imdb_depth.yaml").write_text(yaml.safe_dump({**space, "name": "imdb_depth"}))
-    listed = run_sweeps("list", cwd=tmp_path)
+    listed = sweeps_here("list", cwd=tmp_path)
     (line,) = [line for line in listed.stdout.splitlines() if line.startswith("imdb_depth ")]
     assert "search_spaces/imdb_depth.yaml (replaces the built-in)" in line and "../tasks/tiny.py" in line
 
 
-def test_a_dotted_module_pipeline_from_another_directory_with_project(tmp_path: Path) -> None:
+def test_a_dotted_module_pipeline_from_another_directory_with_project(tmp_path: Path, sweeps_here) -> None:
     package = tmp_path / "project" / "mypkg"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -118,7 +119,7 @@ def test_a_dotted_module_pipeline_from_another_directory_with_project(tmp_path: 
     elsewhere.mkdir()
     space = elsewhere / "tiny.yaml"
     space.write_text(yaml.safe_dump(tiny_space("mypkg.tasks", trials=1)))
-    done = run_sweeps(str(space), "--project", str(tmp_path / "project"), cwd=elsewhere)
+    done = sweeps_here(str(space), "--project", str(tmp_path / "project"), cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     assert "study tiny: 1 trial(s), 1 run now" in done.stdout
 
@@ -140,12 +141,12 @@ def test_a_dotted_module_pipeline_from_another_directory_with_project(tmp_path: 
     ids=["missing function", "wrong signature", "bad objective", "import fails", "default breaks its rule"],
 )
 def test_a_broken_project_pipeline_is_one_line_naming_its_file_before_any_store(
-    tmp_path: Path, old: str, new: str, rule: str
+    tmp_path: Path, sweeps_here, old: str, new: str, rule: str
 ) -> None:
     project = write_project(tmp_path)
     pipeline = project / "tasks" / "tiny.py"
     pipeline.write_text(pipeline.read_text().replace(old, new, 1))
-    done = run_sweeps("tiny", cwd=project)
+    done = sweeps_here("tiny", cwd=project)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: pipeline ../tasks/tiny.py") and str(pipeline) in last, last
@@ -153,49 +154,50 @@ def test_a_broken_project_pipeline_is_one_line_naming_its_file_before_any_store(
     assert "Traceback" not in done.stderr and not (project / "mlruns").exists()
 
 
-def test_a_swept_key_the_pipeline_does_not_declare_is_refused(tmp_path: Path) -> None:
+def test_a_swept_key_the_pipeline_does_not_declare_is_refused(tmp_path: Path, sweeps_here) -> None:
     project = write_project(tmp_path, params={"filters": {"type": "categorical", "choices": [8, 16]}})
-    done = run_sweeps("tiny", cwd=project)
+    done = sweeps_here("tiny", cwd=project)
     assert done.returncode == 2
     assert "params.filters: unknown hyperparameter for this pipeline" in done.stderr.splitlines()[-1]
 
 
-def test_init_writes_a_project_that_runs_at_once_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    made = run_sweeps("init", "churn", cwd=tmp_path)
+def test_init_writes_a_project_that_runs_at_once_and_refuses_to_overwrite(tmp_path: Path, sweeps_here) -> None:
+    made = sweeps_here("init", "churn", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "search_spaces" / "churn.yaml").is_file() and (tmp_path / "pipelines" / "churn.py").is_file()
-    again = run_sweeps("init", "churn", cwd=tmp_path)
+    again = sweeps_here("init", "churn", cwd=tmp_path)
     assert again.returncode == 2 and "already exists; init never overwrites" in again.stderr
-    done = run_sweeps("churn", "--trials", "2", "--epochs", "1", cwd=tmp_path)
+    done = sweeps_here("churn", "--trials", "2", "--epochs", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "study churn[epochs=1]: 2 trial(s), 2 run now" in done.stdout and "GENERATED" in done.stdout
-    report = run_sweeps("report", "churn", cwd=tmp_path)
+    report = sweeps_here("report", "churn", cwd=tmp_path)
     assert report.returncode == 0 and "objective: val_loss (minimize)" in report.stdout
 
 
-def test_init_reads_a_real_csv_from_the_data_dir(tmp_path: Path) -> None:
-    run_sweeps("init", "churn", cwd=tmp_path)
+def test_init_reads_a_real_csv_from_the_data_dir(tmp_path: Path, sweeps_here) -> None:
+    assert sweeps_here("init", "churn", cwd=tmp_path).returncode == 0
     data = tmp_path / "data"
     data.mkdir()
     rows = ["age,plan,left"] + [f"{20 + i % 50},{'ab'[i % 2]},{'yes' if i % 3 else 'no'}" for i in range(120)]
     (data / "churn.csv").write_text("\n".join(rows) + "\n")
-    checked = run_sweeps("check", "churn", "--data-dir", str(data), "--set", "target=left", cwd=tmp_path)
+    checked = sweeps_here("check", "churn", "--data-dir", str(data), "--set", "target=left", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert f"data: data-dir {data / 'churn.csv'}" in checked.stdout
-    missing = run_sweeps("check", "churn", "--data-dir", str(data), cwd=tmp_path)
+    missing = sweeps_here("check", "churn", "--data-dir", str(data), cwd=tmp_path)
     assert missing.returncode == 2
     assert "no column 'target' to predict; the columns are age, plan, left (set target)" in missing.stderr
 
 
-def test_check_shows_the_model_and_the_hyperparameters_or_one_line(tmp_path: Path) -> None:
-    project = write_project(tmp_path)
-    good = run_sweeps("check", "tiny", cwd=project)
+def test_check_shows_the_model_and_the_hyperparameters_or_one_line(tmp_path: Path, sweeps_here) -> None:
+    project = write_project(tmp_path / "good")
+    good = sweeps_here("check", "tiny", cwd=project)
     assert good.returncode == 0, good.stderr
     assert 'Model: "tiny"' in good.stdout and "one batch: " in good.stdout and "val_loss=" in good.stdout
     assert __import__("re").search(r"(?m)^units\s+8\s+integer 1 \.\. 65536\s+swept: 4, 8$", good.stdout), good.stdout
+    project = write_project(tmp_path / "broken")  # (a file of its own: this process has imported the good one)
     pipeline = project / "tasks" / "tiny.py"
     pipeline.write_text(pipeline.read_text().replace("keras.layers.Dense(1)", "keras.layers.Dense(units=None)"))
-    broken = run_sweeps("check", "tiny", cwd=project)
+    broken = sweeps_here("check", "tiny", cwd=project)
     assert broken.returncode == 2 and "Traceback" not in broken.stderr
     assert broken.stderr.strip().splitlines()[-1].startswith("error: pipeline ../tasks/tiny.py: ")
     assert f"{pipeline}:" in broken.stderr.strip().splitlines()[-1]

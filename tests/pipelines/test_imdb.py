@@ -62,12 +62,6 @@ def test_load_from_data_dir_splits_and_labels(tmp_path: Path, imdb_dir: Path) ->
     assert set(np.unique(dataset.y_train)) <= {0.0, 1.0}
 
 
-def test_hold_out_uses_the_fixed_size_when_there_is_enough() -> None:
-    assert sp.hold_out(25_000, 10_000, "reviews") == (10_000, [])
-    held, notes = sp.hold_out(19_999, 10_000, "reviews")
-    assert held == 8_000 and "40%" in notes[0]
-
-
 def test_cache_is_reused_and_invalidated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir, cache = tmp_path / "data", tmp_path / "cache"
     write_imdb(data_dir, train=50, test=40)
@@ -188,17 +182,3 @@ def test_model_regularisation_dropout_and_loss(imdb_dir: Path, tmp_path: Path) -
     assert regularizer.l1 == pytest.approx(0.001) and regularizer.l2 == pytest.approx(0.002)
     assert model.loss == "mse" and isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
-
-
-def test_kerass_download_messages_go_to_stderr_not_between_the_results(capsys) -> None:
-    from sweeps.data.sources import DataOptions, RawSource, load
-
-    def keras_load():  # what Keras's get_file prints before its download fails
-        print("Downloading data from https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz")
-        raise Exception("URL fetch failure")
-
-    raw = RawSource("imdb", "no_such_file.npz", read_file=None, keras_load=keras_load, generate=lambda: {"x": [1]})
-    source, arrays = load(raw, DataOptions(), {}, lambda contents: contents)
-    assert source.kind == "generated" and arrays == {"x": [1]}
-    captured = capsys.readouterr()
-    assert captured.out == "" and "Downloading data from" in captured.err

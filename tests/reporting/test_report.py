@@ -13,7 +13,6 @@ from sweeps.reporting import report
 from sweeps.reporting.comparisons import write_sweep_plots
 from sweeps.tracking import query
 from sweeps.tracking.tracker import FINISHED, Tracker
-from tests.support import run_sweeps
 
 # Replicate values per activation, and each trial's validation curve (the mean over replicates).
 RELU = {0: [0.86, 0.87, 0.88], 1: [0.85, 0.86, 0.84]}
@@ -22,10 +21,21 @@ CURVES = {0: [0.80, 0.87, 0.86], 1: [0.82, 0.85, 0.84], 2: [0.80, 0.82, 0.84]}
 TEST = {0: 0.865, 1: 0.851, 2: 0.838}
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The sweep 'known' (see ``record_known``), for the tests that only read it."""
+    return record_known(tmp_path_factory.mktemp("known"))
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> str:
+def own_store(tmp_path: Path) -> str:
+    """The sweep 'known' in a store of the test's own, for a test that adds runs to it."""
+    return record_known(tmp_path)
+
+
+def record_known(directory: Path) -> str:
     """A sweep 'known' recorded as the runner records it: trial runs with nested replicates."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
     tracker = Tracker(uri, "known")
     common = {
         "sweep": "known",
@@ -91,7 +101,8 @@ def test_report_numbers_and_significance(store: str) -> None:
     assert built.render("markdown").splitlines()[2].startswith("| param | value |")
 
 
-def test_pruned_trials_are_left_out_and_said_so(store: str) -> None:
+def test_pruned_trials_are_left_out_and_said_so(own_store: str) -> None:
+    store = own_store
     tracker = Tracker(store, "known")
     pruned = tracker.start_run(
         "trial-4",
@@ -170,10 +181,10 @@ def test_one_measurement_shows_no_spread(store: str) -> None:
     assert rows and not any("±" in row for row in rows)  # not "± 0.0000": no spread was measured
 
 
-def test_report_command_after_a_replicated_sweep(tmp_path: Path, imdb_dir: Path) -> None:
-    ran = run_sweeps("imdb_activation", "--epochs", "2", "--repeats", "3", "--data-dir", str(imdb_dir), cwd=tmp_path)
+def test_report_command_after_a_replicated_sweep(tmp_path: Path, imdb_dir: Path, sweeps_here) -> None:
+    ran = sweeps_here("imdb_activation", "--epochs", "2", "--repeats", "3", "--data-dir", str(imdb_dir), cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
-    shown = run_sweeps("report", "imdb_activation", "--by", "activation", "--plots", str(tmp_path / "plots"), cwd=tmp_path)
+    shown = sweeps_here("report", "imdb_activation", "--by", "activation", "--plots", str(tmp_path / "plots"), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0] == "objective: val_accuracy (maximize)"
@@ -198,9 +209,10 @@ def test_where_compares_params_as_numbers(store: str) -> None:
     assert query.runs("known", store, where="params.activation > 1").empty  # a text param is no number
 
 
-def test_the_report_says_which_study_and_lists_the_others(store: str, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_the_report_says_which_study_and_lists_the_others(own_store: str, tmp_path: Path, monkeypatch, capsys) -> None:
     from sweeps.cli import main
 
+    store = own_store
     tracker = Tracker(store, "known")
     tags = {
         "sweep": "known",

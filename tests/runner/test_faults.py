@@ -27,9 +27,14 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def sweep(project: Path, imdb_dir: Path, *args: str, crash_at: str | None = None):
-    extra = {"SWEEPS_CRASH_AT": crash_at} if crash_at else {}
-    return run_sweeps("s", "--spaces", str(project / "spaces"), "--data-dir", str(imdb_dir), *args, cwd=project, **extra)
+def sweep_args(project: Path, imdb_dir: Path, *args: str) -> tuple[str, ...]:
+    """The command line of the project's sweep ``s`` on ``imdb_dir``, plus ``args``."""
+    return ("s", "--spaces", str(project / "spaces"), "--data-dir", str(imdb_dir), *args)
+
+
+def killed_at(moment: str, project: Path, imdb_dir: Path, *args: str):
+    """The sweep as a real process, which kills itself with SIGKILL at ``moment`` (SWEEPS_CRASH_AT)."""
+    return run_sweeps(*sweep_args(project, imdb_dir, *args), cwd=project, SWEEPS_CRASH_AT=moment)
 
 
 def study(project: Path) -> list[optuna.trial.FrozenTrial]:
@@ -39,15 +44,15 @@ def study(project: Path) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=storage).trials
 
 
-def test_killed_after_telling_optuna_but_before_ending_the_run(project: Path, imdb_dir: Path) -> None:
-    killed = sweep(project, imdb_dir, crash_at="after-tell")
+def test_killed_after_telling_optuna_but_before_ending_the_run(project: Path, imdb_dir: Path, sweeps_here) -> None:
+    killed = killed_at("after-tell", project, imdb_dir)
     assert killed.returncode == -9
     (told,) = study(project)
     assert told.state.name == "COMPLETE"
     run = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}").get_run(told.user_attrs["mlflow_run_id"])
     assert run.info.status == "RUNNING"  # the crash left it so
 
-    resumed = sweep(project, imdb_dir)
+    resumed = sweeps_here(*sweep_args(project, imdb_dir), cwd=project)
     assert resumed.returncode == 0, resumed.stderr
     assert "closed 2 run(s) left RUNNING by a process that died" in resumed.stderr  # that trial's, and the parent
     runs = {r.info.run_id: r for r in mlflow_runs(project, "s")}
@@ -59,9 +64,9 @@ def test_killed_after_telling_optuna_but_before_ending_the_run(project: Path, im
 
 @pytest.mark.parametrize("crash_at", ["writing-dashboard", "closing-parent"])
 def test_killed_while_closing_the_parent_then_the_next_run_writes_its_dashboard_whole(
-    project: Path, imdb_dir: Path, crash_at: str
+    project: Path, imdb_dir: Path, crash_at: str, sweeps_here
 ) -> None:
-    killed = sweep(project, imdb_dir, crash_at=crash_at)
+    killed = killed_at(crash_at, project, imdb_dir)
     assert killed.returncode == -9
     assert [t.state.name for t in study(project)] == ["COMPLETE", "COMPLETE"]
     (parent,) = [r for r in mlflow_runs(project, "s") if r.data.tags.get("sweeps.role") == "study"]
@@ -69,7 +74,7 @@ def test_killed_while_closing_the_parent_then_the_next_run_writes_its_dashboard_
     if crash_at == "writing-dashboard":  # the plots are there, the note is not yet
         assert "mlflow.note.content" not in parent.data.tags
 
-    again = sweep(project, imdb_dir)
+    again = sweeps_here(*sweep_args(project, imdb_dir), cwd=project)
     assert again.returncode == 0 and "nothing to run" in again.stdout
     assert "closed 1 run(s) left RUNNING by a process that died" in again.stderr
     assert "it is written whole now" in again.stderr
@@ -83,18 +88,19 @@ def test_killed_while_closing_the_parent_then_the_next_run_writes_its_dashboard_
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"trials.md", "plots"} <= artifacts
 
-    third = sweep(project, imdb_dir)  # a parent closed whole is left as it is
+    third = sweeps_here(*sweep_args(project, imdb_dir), cwd=project)  # a parent closed whole is left as it is
     assert third.returncode == 0 and "written whole" not in third.stderr
 
 
-def test_killed_while_making_the_mlflow_store_leaves_no_broken_store(project: Path, imdb_dir: Path) -> None:
+def test_killed_while_making_the_mlflow_store_leaves_no_broken_store(project: Path, imdb_dir: Path, sweeps_here) -> None:
     tracking = f"sqlite:///{project / 'runs' / 'mlflow.db'}"
-    sweep(project, imdb_dir, "--trials", "1", "--study", "first")  # makes the Optuna store: only MLflow's is new below
-    killed = sweep(project, imdb_dir, "--tracking-uri", tracking, crash_at="store-created")
+    first = sweeps_here(*sweep_args(project, imdb_dir, "--trials", "1", "--study", "first"), cwd=project)
+    assert first.returncode == 0, first.stderr  # it made the Optuna store: only MLflow's is new below
+    killed = killed_at("store-created", project, imdb_dir, "--tracking-uri", tracking)
     assert killed.returncode == -9
     assert not (project / "runs" / "mlflow.db").exists()  # half made, under another name
     assert list((project / "runs").glob("mlflow.db.creating-*"))
-    again = sweep(project, imdb_dir, "--tracking-uri", tracking)
+    again = sweeps_here(*sweep_args(project, imdb_dir, "--tracking-uri", tracking), cwd=project)
     assert again.returncode == 0, again.stderr
     assert not list((project / "runs").glob("mlflow.db.creating-*"))
 
@@ -139,14 +145,14 @@ def test_a_study_is_not_resumed_on_other_data(project: Path, tmp_path: Path, mon
     assert f"now data-dir {second / 'imdb.npz'}" in line and "start a new study with --study NAME" in line
 
 
-def test_keras_tuner_keeps_its_state_with_the_stores(tmp_path: Path, imdb_dir: Path) -> None:
+def test_keras_tuner_keeps_its_state_with_the_stores(tmp_path: Path, imdb_dir: Path, sweeps_here) -> None:
     spaces = tmp_path / "spaces"
     spaces.mkdir()
     write_space(spaces, {**BASE, "engine": "keras_tuner", "trials": 1, "fixed": {"epochs": 1}})
     for pair in ("one", "two"):  # the same sweep, twice, against two fresh pairs of stores
         tracking, storage = f"sqlite:///{tmp_path / pair / 'mlflow.db'}", f"sqlite:///{tmp_path / pair / 'optuna.db'}"
         stores = ("--tracking-uri", tracking, "--storage", storage)
-        done = run_sweeps("s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), *stores, cwd=tmp_path)
+        done = sweeps_here("s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), *stores, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert (tmp_path / pair / "optuna.db-keras_tuner" / "s" / "oracle.json").is_file()
     assert not (tmp_path / "mlruns" / "keras_tuner").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,15 +34,27 @@ def test_the_twelve_named_sweeps_are_shipped() -> None:
     }
 
 
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One working directory and pair of stores for every shipped sweep (each its own experiment
+    and study): MLflow builds a new store's tables in seconds, a cost paid once here, not per sweep."""
+    with pytest.MonkeyPatch.context() as patched:
+        root = tmp_path_factory.mktemp("shipped")
+        patched.chdir(root)
+        patched.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patched.delenv("SWEEPS_DATA_DIR", raising=False)
+        yield root
+
+
 @pytest.mark.parametrize("path", SPACES, ids=[p.stem for p in SPACES])
-def test_sweep_runs_one_tiny_trial(path: Path, data_dir: Path, workdir: Path) -> None:
+def test_sweep_runs_one_tiny_trial(path: Path, data_dir: Path, project: Path) -> None:
     spec = load_spec(path, {"epochs": 1, "batch_size": 32}, trials=1)
-    stores = Stores.resolve(root=workdir / "mlruns")
+    stores = Stores.resolve(root=project / "mlruns")
     result = run_sweep(spec, RunOptions(stores, DataOptions(data_dir, stores.cache_dir)))
     (record,) = result.records
     assert record.state == "COMPLETE", record.attrs.get("error")
     assert result.dataset.source.kind == "data-dir"
-    runs = mlflow_runs(workdir, spec.name)
+    runs = mlflow_runs(project, spec.name)
     trial_runs = [r for r in runs if r.data.tags.get("sweeps.role") == "trial"]
     assert len(trial_runs) == 1 and trial_runs[0].info.status == "FINISHED"
     assert trial_runs[0].info.run_name == " ".join(f"{k}={v}" for k, v in record.params.items())  # what it tried
