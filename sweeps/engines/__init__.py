@@ -22,10 +22,13 @@ def open_engine(spec: Any, stores: Any, study_name: str, identity: dict[str, str
 
         return OptunaEngine(spec, stores.storage, study_name, identity, heartbeat)
     if spec.engine == "keras_tuner":
-        from sweeps.engines.keras_tuner import KerasTunerEngine
+        from sweeps.engines.keras_tuner import KerasTunerEngine, adopt_earlier_state
         from sweeps.tracking.stores import mask
 
         # keras-tuner's state is files: it records which stores it belongs to, and is refused elsewhere.
         belongs = {"stores": f"{mask(stores.tracking_uri)} {mask(stores.storage)}"}
-        return KerasTunerEngine(spec, stores.tuner_dir / study_name, {**identity, **belongs})
+        directory = stores.tuner_dir / study_name
+        if stores.earlier_tuner_dir is not None:
+            adopt_earlier_state(directory, stores.earlier_tuner_dir / study_name, belongs["stores"])
+        return KerasTunerEngine(spec, directory, {**identity, **belongs})
     raise ValueError(f"unknown engine {spec.engine!r}")  # spec validation makes this unreachable

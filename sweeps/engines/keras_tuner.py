@@ -231,3 +231,15 @@ def _oracle(spec: SweepSpec) -> kt.Oracle:
     if sampler.grid:
         return GridOracle(spec.grid_points(), **common)
     return kt.oracles.RandomSearchOracle(max_trials=None, **common)
+
+
+def adopt_earlier_state(directory: Path, earlier: Path, stores: str) -> None:
+    """Move a study's state from where an earlier version kept it (``earlier``) to ``directory``,
+    if ``directory`` has none yet and that state records these ``stores``: a study resumes
+    across the upgrade, and another store's study left in the shared folder stays there."""
+    facts = earlier / "sweeps.json"
+    if directory.exists() or not facts.is_file():
+        return
+    if json.loads(facts.read_text())["identity"].get("stores") == stores:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        earlier.rename(directory)

@@ -50,6 +50,13 @@ class Stores:
         )
 
     @property
+    def earlier_tuner_dir(self) -> Path | None:
+        """Where earlier versions kept keras-tuner's state of a sqlite store: one folder shared
+        by every sqlite file beside it (so two stores there collided); ``None`` for a server store."""
+        path = sqlite_path(self.storage)
+        return None if path is None else path.parent / "keras_tuner"
+
+    @property
     def log_dir(self) -> Path:
         """Where worker and nightly logs go."""
         return self.cache_dir.parent / "logs"

@@ -174,3 +174,21 @@ def test_keras_tuner_state_follows_the_store_file_not_its_folder(
         (state,) = (tmp_path / "runs" / f"{store}.db-keras_tuner").glob("s*/oracle.json")
         assert json.loads(state.read_text())["tried_so_far"]
     assert not (tmp_path / "runs" / "keras_tuner").exists()
+
+
+def test_keras_tuner_state_where_an_earlier_version_kept_it_is_resumed(
+    tmp_path: Path, imdb_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    spaces = tmp_path / "spaces"
+    spaces.mkdir()
+    write_space(spaces, {**BASE, "engine": "keras_tuner", "sampler": {"type": "random", "seed": 1}, "trials": 1})
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "s", "--spaces", str(spaces), "--data-dir", str(imdb_dir), "--study", "kept", *QUICK]
+    assert main(args) == 0
+    (tmp_path / "mlruns" / "optuna.db-keras_tuner").rename(tmp_path / "mlruns" / "keras_tuner")  # the earlier layout
+    capsys.readouterr()
+    assert main([*args, "--trials", "2"]) == 0
+    assert "study kept: 2 trial(s), 1 run now" in capsys.readouterr().out  # the first trial was resumed
+    facts = json.loads((tmp_path / "mlruns" / "optuna.db-keras_tuner" / "kept" / "sweeps.json").read_text())
+    assert len(facts["trials"]) == 2
+    assert not (tmp_path / "mlruns" / "keras_tuner" / "kept").exists()
