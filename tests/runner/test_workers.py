@@ -11,9 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
+from sweeps.runner.workers import launch
 from tests.support import REPO, write_grid
+
+FORKS: list[int] = []  # this process's fork()s (vfork and posix_spawn run no at-fork hooks)
+os.register_at_fork(before=lambda: FORKS.append(os.getpid()))
 
 
 def spaces(tmp_path: Path, **changes: object) -> Path:
@@ -186,3 +191,24 @@ def test_jobs_runs_trials_in_separate_processes(tmp_path: Path, imdb_dir: Path) 
     assert {r.data.tags["worker.pid"] for r in kids}.isdisjoint({str(run.pid)})  # not the launcher itself
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert parent.info.status == "FINISHED" and parent.data.metrics["epochs_trained_total"] == 4 * 2
+
+
+def test_workers_are_started_without_forking_and_take_ctrl_c_where_the_launcher_ignores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher holds a gRPC channel to Optuna's proxy when it starts the workers, and a fork()
+    runs gRPC's fork handlers, which can abort the child (SIGABRT) before it execs. Started where
+    SIGINT is ignored (a background job), the workers must still take the SIGINT passed on to them."""
+    worker = tmp_path / "python"  # stands in for the interpreter: reports what a worker would start with
+    report = "import signal\nprint(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    worker.write_text(f"#!{sys.executable}\n{report}")
+    worker.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(worker))
+    forks = len(FORKS)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        launch(["g12"], 3, tmp_path / "logs", poll=lambda: None, every=0.05)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert FORKS[forks:] == []
+    assert [(tmp_path / "logs" / f"worker-{i}.log").read_text() for i in range(3)] == ["True\n"] * 3
