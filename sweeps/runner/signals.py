@@ -1,4 +1,4 @@
-"""Closing records without being interrupted half-way."""
+"""Ctrl-C: records closed without being interrupted half-way, and children that can be sent it."""
 
 from __future__ import annotations
 
