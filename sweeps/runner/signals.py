@@ -1,4 +1,4 @@
-"""Closing records without being interrupted half-way."""
+"""Ctrl-C: records closed without being interrupted half-way, and children that can be sent it."""
 
 from __future__ import annotations
 
@@ -29,8 +29,23 @@ def shielded() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def interruptible() -> None:
-    """``preexec_fn`` for a child that will be sent Ctrl-C (a ``--jobs`` worker): SIGINT's default
-    action in it, even when this process was started where SIGINT is ignored (a background job,
-    nohup, some CI runners), an ignoring every child would otherwise inherit."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@contextmanager
+def interruptible_children() -> Iterator[None]:
+    """Children started in the block (``--jobs`` workers, which are sent Ctrl-C) start with
+    SIGINT's default action, even where this process ignores it (a background job, nohup, some
+    CI runners), an ignoring that every child would otherwise inherit through ``exec``.
+
+    ``exec`` keeps a signal ignored but resets a caught one to its default, so while the block
+    runs an ignored SIGINT is caught by a handler that does nothing: this process goes on
+    ignoring it. (Not a ``preexec_fn``: that makes ``subprocess`` fork instead of vfork, and a
+    fork runs gRPC's fork handlers, which can abort the child before it execs when this process
+    holds a channel to Optuna's storage proxy.)
+    """
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN or threading.current_thread() is not threading.main_thread():
+        yield  # (caught or default, children start at the default already; only the main thread sets handlers)
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sweeps.errors import Interrupted, SweepAborted
-from sweeps.runner.signals import interruptible
+from sweeps.runner.signals import interruptible_children
 
 
 def threads_per_worker(jobs: int) -> int:
@@ -40,15 +40,15 @@ def launch(argv: Sequence[str], jobs: int, log_dir: Path, poll: Callable[[], Non
     log_dir.mkdir(parents=True, exist_ok=True)
     threads = threads_per_worker(jobs)
     workers, logs = [], []
-    for index in range(jobs):
-        logs.append(log_dir / f"worker-{index}.log")
-        with open(logs[-1], "w") as log:
-            command = [sys.executable, "-m", "sweeps", "run", *argv, "--worker", "--threads", str(threads)]
-            workers.append(
-                subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=interruptible
-                )
-            )
+    command = [sys.executable, "-m", "sweeps", "run", *argv, "--worker", "--threads", str(threads)]
+    # No preexec_fn, nor anything else that makes subprocess fork() rather than vfork(): this
+    # process holds the engine's gRPC channel when the storage is Optuna's proxy, and a fork runs
+    # gRPC's fork handlers, whose poller restarted in the child can abort it before it execs.
+    with interruptible_children():
+        for index in range(jobs):
+            logs.append(log_dir / f"worker-{index}.log")
+            with open(logs[-1], "w") as log:
+                workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
     try:
         while any(worker.poll() is None for worker in workers):
             poll()

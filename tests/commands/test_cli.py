@@ -16,7 +16,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeps.cli import main
-from sweeps.runner.signals import interruptible
+from sweeps.runner.signals import interruptible_children
 from sweeps.spec.catalog import sweep_files
 from tests.support import BASE, REPO, mlflow_runs, run_sweeps
 
@@ -108,13 +108,12 @@ def training_trial(tmp_path: Path, study: str) -> bool:
 def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
     command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "400", "--data-dir", str(imdb_dir)]
     log = tmp_path / "stderr.txt"
-    with open(log, "w") as stderr:
+    with open(log, "w") as stderr, interruptible_children():
         process = subprocess.Popen(
             command,
             cwd=tmp_path,
             stderr=stderr,
             stdout=subprocess.DEVNULL,
-            preexec_fn=interruptible,
             env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
         )
     try:

@@ -18,7 +18,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
-from sweeps.runner.signals import interruptible
+from sweeps.runner.signals import interruptible_children
 from tests.commands.test_ui import alive, descendants, stop_tree
 from tests.support import REPO, write_grid
 
@@ -32,15 +32,10 @@ def free_port() -> int:
 def sweeps(*args: str, cwd: Path, home: Path | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "SWEEPS_DATA_DIR")}
     env.update(PYTHONPATH=str(REPO), **({"HOME": str(home)} if home else {}))
-    return subprocess.Popen(
-        [sys.executable, "-m", "sweeps", *args],
-        cwd=cwd,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=interruptible,
-    )
+    with interruptible_children():
+        return subprocess.Popen(
+            [sys.executable, "-m", "sweeps", *args], cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
 
 
 def server_lines(server: subprocess.Popen, until: str, timeout: float = 180) -> list[str]:

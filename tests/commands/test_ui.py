@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.data.sources import DataOptions
-from sweeps.runner.signals import interruptible
+from sweeps.runner.signals import interruptible_children
 from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.records import in_training_view
@@ -63,15 +63,15 @@ def alive(pids: set[int]) -> set[int]:
 
 def start_ui(workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """``python -m sweeps ui ARGS`` in ``workdir``, and the address it printed once it answered."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sweeps", "ui", *args],
-        cwd=workdir,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=interruptible,
-    )
+    with interruptible_children():
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sweeps", "ui", *args],
+            cwd=workdir,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
     printed: list[str] = []
     reader = threading.Thread(target=lambda: printed.append(server.stdout.readline()), daemon=True)
     reader.start()

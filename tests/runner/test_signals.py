@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from sweeps.runner.signals import shielded
+from sweeps.runner.signals import interruptible_children, shielded
 
 
 @pytest.fixture
@@ -48,3 +50,19 @@ def test_a_process_that_ignores_ctrl_c_goes_on_ignoring_it() -> None:
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_children_started_where_ctrl_c_is_ignored_can_still_be_sent_it(tmp_path) -> None:
+    """A ``--jobs`` launcher in a background job ignores SIGINT; the workers it starts must not, or the
+    SIGINT it passes on to them on SIGTERM would be lost. It goes on ignoring SIGINT itself."""
+    takes_ctrl_c = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"]
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        plain = subprocess.run(takes_ctrl_c, capture_output=True, text=True, check=True).stdout
+        with interruptible_children():
+            started = subprocess.run(takes_ctrl_c, capture_output=True, text=True, check=True).stdout
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert plain.strip() == "False"  # a plain child inherits the ignoring: the reason for the block
+    assert started.strip() == "True"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,9 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
+from sweeps.runner.workers import launch
+from tests.commands.test_server import free_port
 from tests.support import REPO, write_grid
+
+FORKS: list[int] = []  # this process's fork()s (vfork and posix_spawn run no at-fork hooks)
+os.register_at_fork(before=lambda: FORKS.append(os.getpid()))
 
 
 def spaces(tmp_path: Path, **changes: object) -> Path:
@@ -75,6 +82,48 @@ def test_four_workers_share_one_grid_on_postgresql(pg, tmp_path: Path, imdb_dir:
     for run in [*runs, parent]:
         assert not any(password in str(v) for v in [*run.data.params.values(), *run.data.tags.values()])
     assert parent.data.tags["storage"] == storage.replace(password, "***") and parent.info.status == "FINISHED"
+
+
+def test_jobs_through_optunas_grpc_proxy_run_every_point_once_and_lose_no_worker(pg, tmp_path: Path, imdb_dir: Path) -> None:
+    """The team's recommended path: ``--jobs`` workers on a study behind Optuna's gRPC proxy. The
+    launcher holds its channel to the proxy while it starts them; none may die, none run a point twice."""
+    url, _ = pg
+    port = free_port()
+    log = tmp_path / "proxy.log"
+    with open(log, "w") as output:
+        proxy = subprocess.Popen(
+            [sys.executable, "-m", "sweeps.engines.optuna_proxy", "--storage", f"{url}/optuna", "--port", str(port)],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(proxy, port, log)
+        spaces(tmp_path, fixed={"epochs": 1, "batch_size": 64})
+        args = ["--data-dir", str(imdb_dir), "--storage", f"grpc://127.0.0.1:{port}", "--tracking-uri", f"{url}/mlflow"]
+        run = start(tmp_path, *args, "--study", "proxied", "--jobs", "3")
+        out, err = run.communicate(timeout=600)
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)
+    logs = {path.name: path.read_text() for path in (tmp_path / "mlruns" / "logs").glob("worker-*.log")}
+    assert run.returncode == 0, (err, logs)  # any worker that stopped with an error (SIGABRT: -6) fails the sweep
+    assert len(logs) == 3 and not any("epoll_wait" in text for text in logs.values()), logs
+    done = trials(f"{url}/optuna", "proxied")
+    assert Counter(t.state.name for t in done) == {"COMPLETE": 12}
+    assert points(t.params for t in done) == sorted((layers, u) for layers in (1, 2, 3) for u in (4, 8, 16, 32))  # each once
+
+
+def wait_for_port(process: subprocess.Popen, port: int, log: Path, timeout: float = 120) -> None:
+    """Until something listens on ``port`` (``process`` is serving), or fail with what it wrote to ``log``."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing listens on port {port} (exit {process.poll()}): {log.read_text()[-2000:]}")
 
 
 def test_a_killed_workers_trial_is_failed_and_retried_by_another(pg, tmp_path: Path, imdb_dir: Path) -> None:
@@ -186,3 +235,24 @@ def test_jobs_runs_trials_in_separate_processes(tmp_path: Path, imdb_dir: Path) 
     assert {r.data.tags["worker.pid"] for r in kids}.isdisjoint({str(run.pid)})  # not the launcher itself
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert parent.info.status == "FINISHED" and parent.data.metrics["epochs_trained_total"] == 4 * 2
+
+
+def test_workers_are_started_without_forking_and_take_ctrl_c_where_the_launcher_ignores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher holds a gRPC channel to Optuna's proxy when it starts the workers, and a fork()
+    runs gRPC's fork handlers, which can abort the child (SIGABRT) before it execs. Started where
+    SIGINT is ignored (a background job), the workers must still take the SIGINT passed on to them."""
+    worker = tmp_path / "python"  # stands in for the interpreter: reports what a worker would start with
+    report = "import signal\nprint(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    worker.write_text(f"#!{sys.executable}\n{report}")
+    worker.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(worker))
+    forks = len(FORKS)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        launch(["g12"], 3, tmp_path / "logs", poll=lambda: None, every=0.05)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert FORKS[forks:] == []
+    assert [(tmp_path / "logs" / f"worker-{i}.log").read_text() for i in range(3)] == ["True\n"] * 3
