@@ -2,18 +2,26 @@
 
 Crash safety is tested by killing a real process at a chosen moment, not by timing luck: the
 code calls ``crash_point(name)`` where a crash would be worst, and a test sets the variable to
-make that call a SIGKILL. Unset, it does nothing.
+make that call a SIGKILL (``<name>:<n>``: the n-th time this process reaches it). Unset, it does
+nothing.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections import Counter
 
 CRASH_AT = "SWEEPS_CRASH_AT"
+_reached: Counter[str] = Counter()
 
 
 def crash_point(name: str) -> None:
-    """Kill this process with SIGKILL here if ``SWEEPS_CRASH_AT`` names this moment."""
-    if os.environ.get(CRASH_AT) == name:
+    """Kill this process with SIGKILL here if ``SWEEPS_CRASH_AT`` names this moment (and, with
+    ``:<n>``, this is the n-th time it is reached)."""
+    moment, _, nth = os.environ.get(CRASH_AT, "").partition(":")
+    if moment != name:
+        return
+    _reached[name] += 1
+    if _reached[name] >= int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)

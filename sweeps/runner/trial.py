@@ -59,6 +59,7 @@ class TrialRunner:
         run_id = ctx.tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent.run_id)
         ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
         ctx.engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
+        crash_point("trial-started")  # a worker killed while its trial trains
         outcome, broken = Outcome(TrialState.FAIL, attrs={**ids, "error": "interrupted"}), None
         interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
         try:

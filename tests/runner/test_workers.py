@@ -15,6 +15,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
+from sweeps.faults import CRASH_AT
 from sweeps.runner.workers import launch
 from tests.commands.test_server import free_port
 from tests.support import REPO, write_grid
@@ -27,12 +28,14 @@ def spaces(tmp_path: Path, **changes: object) -> Path:
     return write_grid(tmp_path / "spaces", **changes)
 
 
-def start(tmp_path: Path, *args: str) -> subprocess.Popen:
+def start(tmp_path: Path, *args: str, crash_at: str | None = None) -> subprocess.Popen:
+    """``sweeps run g12 ARGS`` as a process of its own; ``crash_at`` kills it there (SIGKILL)."""
     command = [sys.executable, "-m", "sweeps", "run", "g12", "--spaces", str(tmp_path / "spaces"), *args]
+    crash = {CRASH_AT: crash_at} if crash_at else {}
     return subprocess.Popen(
         command,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), **crash},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -127,48 +130,27 @@ def wait_for_port(process: subprocess.Popen, port: int, log: Path, timeout: floa
 
 
 def test_a_killed_workers_trial_is_failed_and_retried_by_another(pg, tmp_path: Path, imdb_dir: Path) -> None:
+    """The victim is SIGKILLed while its first trial trains (its MLflow run open); the survivor,
+    started then, fails that trial as its worker's process is gone and runs its point again."""
     url, _ = pg
     storage, tracking = f"{url}/optuna", f"{url}/mlflow"
     spaces(
         tmp_path,
         trials=4,
-        fixed={"epochs": 150, "batch_size": 64},
         params={"layers": {"type": "categorical", "choices": [1, 2]}, "units": {"type": "categorical", "choices": [4, 8]}},
     )
-    args = [
-        "--data-dir",
-        str(imdb_dir),
-        "--storage",
-        storage,
-        "--tracking-uri",
-        tracking,
-        "--study",
-        "killed",
-        "--heartbeat",
-        "1",
-    ]
-    victim, survivor = start(tmp_path, *args), start(tmp_path, *args)
-    deadline, mine = time.time() + 240, []
-    while not mine and time.time() < deadline:  # wait until the victim is training a trial
-        time.sleep(0.5)
-        try:
-            mine = [
-                t
-                for t in trials(storage, "killed")
-                if t.state.name == "RUNNING"
-                and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
-                and t.user_attrs.get("mlflow_run_id")  # its run exists: it is training, not being set up
-            ]
-        except KeyError:
-            continue  # the study does not exist yet
-    assert mine, "the victim never started a trial"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    args = ["--data-dir", str(imdb_dir), "--storage", storage, "--tracking-uri", tracking, "--study", "killed"]
+    victim = start(tmp_path, *args, "--heartbeat", "1", crash_at="trial-started")
+    victim.communicate(timeout=600)
+    assert victim.returncode == -9
+    (mine,) = [t for t in trials(storage, "killed") if t.state.name == "RUNNING"]
+    assert mine.user_attrs["worker"].endswith(f":{victim.pid}") and mine.user_attrs["mlflow_run_id"]
+    survivor = start(tmp_path, *args, "--heartbeat", "1")
     out, err = survivor.communicate(timeout=600)
     assert survivor.returncode == 0, err
     done = trials(storage, "killed")
     failed = [t for t in done if t.state.name == "FAIL"]
-    assert [t.number for t in failed] == [mine[0].number]
+    assert [t.number for t in failed] == [mine.number]
     complete = [t for t in done if t.state.name == "COMPLETE"]
     assert points(t.params for t in complete) == [(1, 4), (1, 8), (2, 4), (2, 8)]  # retried, none twice
     runs = {r.info.run_id: r for r in children(tracking, "killed")}
@@ -177,28 +159,16 @@ def test_a_killed_workers_trial_is_failed_and_retried_by_another(pg, tmp_path: P
 
 
 def test_kill_9_then_resume_keeps_every_finished_trial(tmp_path: Path, imdb_dir: Path) -> None:
-    spaces(tmp_path, fixed={"epochs": 12, "batch_size": 64})
+    """SIGKILL while the third trial trains (two done, its MLflow run open), then resume."""
+    spaces(tmp_path)
     storage, tracking = f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-    first = start(tmp_path, "--data-dir", str(imdb_dir))
-    deadline, before = time.time() + 300, []
-    while time.time() < deadline:
-        time.sleep(0.5)
-        try:
-            before = trials(storage, "g12")
-        except Exception:  # the store is still being created
-            continue
-        # Two trials done and one training: RUNNING in the study with its MLflow run recorded
-        # (a trial being set up has no run yet, and then there is none to close).
-        if sum(t.state.name == "COMPLETE" for t in before) >= 2 and any(
-            t.state.name == "RUNNING" and t.user_attrs.get("mlflow_run_id") for t in before
-        ):
-            break
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first = start(tmp_path, "--data-dir", str(imdb_dir), crash_at="trial-started:3")
+    first.communicate(timeout=600)
+    assert first.returncode == -9
     before = trials(storage, "g12")
     kept = {t.number: (t.params, t.value, t.user_attrs["mlflow_run_id"]) for t in before if t.state.name == "COMPLETE"}
     (cut,) = [t for t in before if t.state.name == "RUNNING"]
-    assert len(kept) >= 2
+    assert len(kept) == 2
     print(f"before resume: {Counter(t.state.name for t in before)}")
 
     resumed = start(tmp_path, "--data-dir", str(imdb_dir))
