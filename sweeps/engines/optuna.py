@@ -46,7 +46,7 @@ class OptunaEngine(Engine):
         self._distributions = {name: distribution(param) for name, param in spec.params.items()}
         self._grid = spec.grid_points() if spec.sampler.grid else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
-        self._beats: dict[int, threading.Event] = {}
+        self._beats: dict[int, tuple[threading.Event, threading.Thread]] = {}  # this process's running trials
         self._heartbeat = heartbeat
         self.study = open_study(spec, storage, study_name, identity)
         self._fail_abandoned()
@@ -100,7 +100,7 @@ class OptunaEngine(Engine):
             proposal.handle.set_user_attr(key, value)
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
-        self._beats.pop(proposal.number, threading.Event()).set()
+        self._stop_beating(proposal.number)
         self.note(proposal, outcome.attrs)
         if outcome.state == State.COMPLETE:
             self.study.tell(proposal.handle, outcome.value)
@@ -192,14 +192,22 @@ class OptunaEngine(Engine):
         """Record heartbeats for ``trial`` (the time, as a trial attribute, so any storage carries
         it: a database or Optuna's gRPC proxy) from a daemon thread until it is told."""
         storage, stop = self.study._storage, threading.Event()
-        self._beats[trial.number] = stop
 
         def beat() -> None:
             while not stop.is_set():
                 storage.set_trial_user_attr(trial._trial_id, HEARTBEAT, time.time())
                 stop.wait(self._heartbeat)
 
-        threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True).start()
+        self._beats[trial.number] = (stop, threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True))
+        self._beats[trial.number][1].start()
+
+    def _stop_beating(self, number: int) -> None:
+        """Stop ``number``'s heartbeats and wait for a beat being written: one written after the
+        trial is told would find it finished (and fail in its thread, on the user's terminal)."""
+        stop, thread = self._beats.pop(number, (None, None))
+        if stop is not None:
+            stop.set()
+            thread.join()
 
     def _fail_abandoned(self) -> None:
         """Fail the trials of workers that died, and queue the same values again (a grid finds

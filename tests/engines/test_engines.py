@@ -6,12 +6,14 @@ Each engine is a fixture entry in ``ENGINES``; a new engine is one more entry.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from sweeps.engines import open_engine
 from sweeps.engines.base import Outcome, TrialState
+from sweeps.engines.optuna import HEARTBEAT
 from sweeps.errors import ConfigError, StoreError
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.stores import Stores
@@ -199,3 +201,25 @@ def test_a_grid_point_another_worker_is_still_receiving_is_not_run_twice(tmp_pat
 def test_trial_states_are_stored_as_the_words_they_always_were() -> None:
     assert json.dumps([TrialState.COMPLETE, TrialState.RUNNING]) == '["COMPLETE", "RUNNING"]'
     assert f"{TrialState.PRUNED}" == str(TrialState.PRUNED) == "PRUNED" and TrialState("FAIL") is TrialState.FAIL
+
+
+def test_a_heartbeat_being_written_as_the_trial_is_told_is_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A beat written after ``tell`` would find the trial finished and fail in its thread."""
+    engine = factory(tmp_path, "optuna")(trials=1, params={"layers": {"type": "categorical", "choices": [1]}})
+    storage, told, failures = engine.study._storage, threading.Event(), []
+    write, tell = storage.set_trial_user_attr, engine.study.tell
+
+    def slow_beat(trial_id, key, value):  # the first beat is still being written when the trial is told
+        if key == HEARTBEAT:
+            told.wait(timeout=2)  # a bound, not a pause: the fixed engine tells only once the beat is written
+        write(trial_id, key, value)
+
+    monkeypatch.setattr(storage, "set_trial_user_attr", slow_beat)
+    monkeypatch.setattr(engine.study, "tell", lambda *args, **kwargs: (tell(*args, **kwargs), told.set())[0])
+    monkeypatch.setattr(threading, "excepthook", lambda hook: failures.append(hook.exc_value))
+    others = set(threading.enumerate())  # other tests' engines may still be beating
+    proposal = engine.ask()
+    (beating,) = set(threading.enumerate()) - others
+    engine.tell(proposal, Outcome(TrialState.COMPLETE, 1.0))
+    beating.join()
+    assert not failures, failures
