@@ -84,12 +84,27 @@ def join_or_start_parent(tracker: Tracker, engine: Coordination, start: Callable
     Returns the run id and whether it was joined. A parent left RUNNING by a dead worker with
     no trial still running is ended as KILLED first.
     """
+    if (running := _running_parent(tracker, engine)) is not None:
+        return running, True
+    # Workers started together all find no parent: each makes one, then only the last one shared
+    # is kept (the others are deleted, empty). Looking again just before sharing keeps the window
+    # in which two could both be kept to one database round trip.
+    mine = start()
+    if (running := _running_parent(tracker, engine)) is None:
+        engine.share(PARENT_KEY, mine)
+        running = engine.shared(PARENT_KEY)
+    if running != mine:
+        tracker.delete_run(mine)
+        return running, True
+    return mine, False
+
+
+def _running_parent(tracker: Tracker, engine: Coordination) -> str | None:
+    """The study's shared parent run if it is RUNNING (one left so by a dead worker is ended first)."""
     run_id: Any = engine.shared(PARENT_KEY)
     if run_id and not close_dead_parent(tracker, engine) and tracker.run(run_id).info.status == RUNNING:
-        return run_id, True
-    run_id = start()
-    engine.share(PARENT_KEY, run_id)
-    return run_id, False
+        return run_id
+    return None
 
 
 def _worker(run: Any) -> str:

@@ -221,6 +221,10 @@ class Tracker:
         """The Keras model kept on the run ``run_id``."""
         return models.load_model(self._client, run_id)
 
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run that holds nothing (MLflow keeps it, hidden, until its garbage collection)."""
+        self._client.delete_run(run_id)
+
     def end_run(self, run_id: str, status: str) -> None:
         """End the run. With a tracking server, MLflow writes "🏃 View run ... at: ..." and
         "🧪 View experiment at: ..." to stdout as it ends each run: they go to the log, with
