@@ -195,7 +195,10 @@ class OptunaEngine(Engine):
 
         def beat() -> None:
             while not stop.is_set():
-                storage.set_trial_user_attr(trial._trial_id, HEARTBEAT, time.time())
+                try:
+                    storage.set_trial_user_attr(trial._trial_id, HEARTBEAT, time.time())
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    return  # another worker took this one for dead (its beats were late) and failed the trial
                 stop.wait(self._heartbeat)
 
         self._beats[trial.number] = (stop, threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True))
