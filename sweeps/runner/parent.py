@@ -69,7 +69,6 @@ class ParentRun:
             tracker.log(self.run_id, params=params, metrics=metrics, tags=tags)
             tracker.log_text(self.run_id, table + "\n", "trials.md")
             self._dashboard(study, counts, optuna_study)
-            crash_point("closing-parent")
         finally:
             tracker.end_run(self.run_id, status)
         tracker.log(self.run_id, tags={CLOSED_WHOLE: "true"})
