@@ -19,14 +19,8 @@ import pytest
 from mlflow import MlflowClient
 
 from sweeps.runner.signals import interruptible_children
-from tests.commands.test_ui import alive, descendants, stop_tree
+from tests.processes import descendants, free_port, still_alive_after, stop_tree
 from tests.support import REPO, write_grid
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sweeps(*args: str, cwd: Path, home: Path | None = None) -> subprocess.Popen:
@@ -155,8 +149,7 @@ def test_three_workers_through_the_server_each_point_once_artifacts_on_the_serve
     family = descendants(server.pid)
     server.send_signal(signal.SIGINT)
     assert server.wait(timeout=20) == 0
-    time.sleep(0.5)
-    assert not alive(family)
+    assert not still_alive_after(family)
 
 
 def test_a_database_tracking_uri_says_where_the_artifacts_would_go(pg: tuple[str, str], tmp_path: Path, imdb_dir: Path) -> None:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,41 +23,10 @@ from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.sweep import load_spec
 from sweeps.tracking.records import in_training_view
 from sweeps.tracking.stores import Stores
+from tests.processes import descendants, free_port, still_alive_after, stop_tree
 from tests.support import REPO
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (children, their children, ...)."""
-    found, todo = set(), [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                children = {int(c) for c in (task / "children").read_text().split()}
-            except OSError:
-                continue
-            todo += list(children - found)
-            found |= children
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    """Those of ``pids`` still running (zombies count as gone)."""
-    living = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
-                living.add(pid)
-        except OSError:
-            pass
-    return living
 
 
 def start_ui(workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
@@ -80,17 +48,6 @@ def start_ui(workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
         stop_tree(server)
         raise AssertionError(f"the UI printed no address: {printed} {server.stderr.read()[-2000:]}")
     return server, printed[0].strip()
-
-
-def stop_tree(server: subprocess.Popen) -> None:
-    """Kill the UI and everything below it (for a test that failed half-way)."""
-    for pid in descendants(server.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    server.kill()
-    server.wait()
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +73,7 @@ def test_ui_answers_then_ctrl_c_stops_every_process_it_started(swept: Path) -> N
         assert family, "the UI runs MLflow in processes of its own"
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=10) == 0  # within 10 s, every process included
-        deadline = time.monotonic() + 2
-        while alive(family) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not alive(family)
+        assert not still_alive_after(family)
     finally:
         stop_tree(server)
 

@@ -15,7 +15,7 @@ import optuna
 from mlflow import MlflowClient
 
 from sweeps.faults import CRASH_AT
-from tests.commands.test_server import free_port
+from tests.processes import free_port
 from tests.support import REPO, write_grid
 
 FORKS: list[int] = []  # this process's fork()s (vfork and posix_spawn run no at-fork hooks)

@@ -14,7 +14,7 @@ import pytest
 
 from sweeps.logs import library_logs_to
 from sweeps.tracking.tracker import FINISHED, Tracker
-from tests.commands.test_ui import free_port, stop_tree
+from tests.processes import free_port, stop_tree
 
 
 @pytest.fixture(scope="module")
