@@ -9,13 +9,14 @@ that cannot be reached, a sweep stopped by failures); 3 a nightly regression; 13
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from sweeps.commands import nightly, project, report, run, serve
+from sweeps.commands import COMMANDS, nightly, project, report, run, serve
 from sweeps.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -32,19 +33,17 @@ from sweeps.errors import (
 )
 
 MAX_LINE = 600  # characters of an error line
-COMMANDS = ("run", "list", "init", "check", "report", "ui", "server", "nightly", "schedule", "history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        argv.insert(0, "run")  # `python -m sweeps imdb_depth` is `run imdb_depth`
     parser = _parser()
+    argv = command_first(list(sys.argv[1:] if argv is None else argv), parser)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said against the command, whose --help lists what it takes
         where = f"sweeps {args.command}" if args.command else "sweeps"
-        parser.exit(EXIT_USAGE, f"error: unrecognized arguments: {' '.join(unknown)}; see `{where} --help`\n")
+        hint = _closest_option(unknown, _commands(parser).get(args.command, parser))
+        parser.exit(EXIT_USAGE, f"error: unrecognized arguments: {' '.join(unknown)}{hint}; see `{where} --help`\n")
     args.argv = argv[1:]  # the command's own arguments, for --jobs workers
     if not getattr(args, "command", None):
         parser.print_help()
@@ -89,8 +88,64 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM closes runs exactly as Ctrl-C does
 
 
+def command_first(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``argv`` with the command first: options given before it move after it, where the
+    command's parser checks them (``sweeps --debug list`` is ``sweeps list --debug``), and a
+    sweep's name alone is ``run NAME`` (``python -m sweeps imdb_depth``). ``--help`` and
+    ``--version`` before any command stay the program's own."""
+    taking_values = _options_taking_values(parser)
+    before: list[str] = []  # each option whole (`--storage=URL`): a command without it names it whole
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        if argv[index] in ("-h", "--help", "--version"):
+            return argv
+        takes_value = argv[index] in taking_values and index + 1 < len(argv)
+        before.append(f"{argv[index]}={argv[index + 1]}" if takes_value else argv[index])
+        index += 2 if takes_value else 1
+    if index >= len(argv):
+        return argv
+    command = argv[index]
+    if command not in COMMANDS:
+        return ["run", *before, *argv[index:]]
+    return [command, *before, *argv[index + 1 :]]
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser, by name."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
+def _options_taking_values(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of every command that is followed by a value (``--storage URL``)."""
+    return {
+        flag
+        for command in _commands(parser).values()
+        for action in command._actions
+        if action.option_strings and action.nargs != 0
+        for flag in action.option_strings
+    }
+
+
+def _closest_option(unknown: Sequence[str], command: argparse.ArgumentParser) -> str:
+    """`` (did you mean --epochs?)`` for the first unknown option that is near one the command takes."""
+    known = [flag for action in command._actions for flag in action.option_strings if action.help != argparse.SUPPRESS]
+    for item in unknown:
+        close = difflib.get_close_matches(item.split("=")[0], known, n=1, cutoff=0.75) if item.startswith("--") else []
+        if close:
+            return f" (did you mean {close[0]}?)"
+    return ""
+
+
 class _Parser(argparse.ArgumentParser):
-    """A usage error is one line and where to read more, not argparse's usage block first."""
+    """A usage error is one line and where to read more, not argparse's usage block first; an
+    option is spelled whole (``--epoch`` is not taken for ``--epochs``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: {message}; see `{self.prog} --help`\n")
@@ -110,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="sweeps",
         description="Declarative, tracked hyperparameter sweeps for Keras tasks.",
         epilog="`sweeps NAME` is short for `sweeps run NAME`, e.g. `python -m sweeps imdb_depth`; "
-        "`sweeps COMMAND --help` tells more.",
+        "options may come before or after the command; `sweeps COMMAND --help` tells more.",
     )
     parser.add_argument("--version", action="version", version=_version())
     common = argparse.ArgumentParser(add_help=False)

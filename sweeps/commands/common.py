@@ -9,24 +9,26 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.defaults import CONNECT_TIMEOUT, STORE_ROOT, STUDY_FILE, TRACKING_FILE
-from sweeps.errors import ConfigError
+from sweeps.errors import ConfigError, StoreError
 from sweeps.logs import native_stderr_silenced
 from sweeps.spec.yaml_file import parse
 
 
-def add_store_options(parser: argparse.ArgumentParser, storage: bool = True, artifacts: bool = False) -> None:
-    """``--tracking-uri`` (and ``--storage``, ``--artifact-location``): where the records are."""
+def add_store_options(parser: argparse.ArgumentParser, reads_studies: bool = True, artifacts: bool = False) -> None:
+    """``--tracking-uri``, ``--storage``, ``--connect-timeout`` (and ``--artifact-location``): where
+    the records are. Every command that reads a store takes all three, so one set of store options
+    works for every command; one that reads only MLflow (not ``reads_studies``) says so."""
     parser.add_argument(
         "--tracking-uri",
         help="MLflow store: a database URL or a tracking server's http(s) URL "
         f"(env MLFLOW_TRACKING_URI; default sqlite:///{STORE_ROOT / TRACKING_FILE})",
     )
-    if storage:
-        parser.add_argument(
-            "--storage",
-            help="Optuna storage: a database URL or grpc://HOST:PORT of `sweeps server --optuna-proxy` "
-            f"(env SWEEPS_STORAGE; default sqlite:///{STORE_ROOT / STUDY_FILE})",
-        )
+    parser.add_argument(
+        "--storage",
+        help="Optuna storage: a database URL or grpc://HOST:PORT of `sweeps server --optuna-proxy` "
+        f"(env SWEEPS_STORAGE; default sqlite:///{STORE_ROOT / STUDY_FILE})"
+        + ("" if reads_studies else "; taken for a uniform command line, this command reads only the MLflow store"),
+    )
     parser.add_argument(
         "--connect-timeout",
         type=float,
@@ -42,11 +44,49 @@ def add_store_options(parser: argparse.ArgumentParser, storage: bool = True, art
         )
 
 
-def add_project_options(parser: argparse.ArgumentParser) -> None:
-    """``--project DIR`` and ``--spaces DIR``: where a project's sweeps and pipelines are."""
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535 (an argparse type: anything else is a one-line usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text[:40]!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {value}")
+    return value
+
+
+def existing_directory(text: str) -> Path:
+    """A directory that exists (an argparse type)."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text[:200]}: {'not a directory' if path.exists() else 'no such directory'}")
+    return path
+
+
+def check_readable(args: argparse.Namespace, reads_studies: bool = True) -> None:
+    """Refuse, within ``--connect-timeout``, a store server a reading command cannot reach (a
+    local sqlite store that does not exist yet is the command's own business).
+
+    Raises:
+        StoreError: the server does not answer.
+    """
+    from sweeps.tracking.stores import Stores, mask, sqlite_path, unreachable
+
+    stores = Stores.resolve(args.tracking_uri, args.storage)
+    named = [("--tracking-uri", stores.tracking_uri), *([("--storage", stores.storage)] if reads_studies else [])]
+    for option, url in named:
+        problem = None if sqlite_path(url) is not None else unreachable(url, args.connect_timeout)
+        if problem:
+            raise StoreError(f"{option} {mask(url)}: {problem}")
+
+
+def add_project_options(parser: argparse.ArgumentParser, existing: bool = True) -> None:
+    """``--project DIR`` and ``--spaces DIR``: where a project's sweeps and pipelines are (directories
+    that must exist, unless ``existing`` is false: ``init`` makes them)."""
+    directory = existing_directory if existing else Path
     parser.add_argument(
         "--project",
-        type=Path,
+        type=directory,
         default=None,
         metavar="DIR",
         help="the project: its search_spaces/*.yaml add to the built-in sweeps, its pipelines/ to the built-in "
@@ -54,7 +94,7 @@ def add_project_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--spaces",
-        type=Path,
+        type=directory,
         default=None,
         metavar="DIR",
         help="the project's search-space directory, if not PROJECT/search_spaces",

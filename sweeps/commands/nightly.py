@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_data_dir_option, add_project_options, add_store_options, data_options, import_tensorflow
+from sweeps.commands.common import (
+    add_data_dir_option,
+    add_project_options,
+    add_store_options,
+    check_readable,
+    data_options,
+    import_tensorflow,
+)
 from sweeps.defaults import NIGHTLY_TIME, SCHEDULE_FILE
 from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
 from sweeps.logs import library_logs_to, say
@@ -42,7 +49,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     history = commands.add_parser("history", parents=[common], help=cmd_history.__doc__, description=cmd_history.__doc__)
     history.add_argument("name", help="a sweep listed in the nightly schedule")
-    add_store_options(history, storage=False)
+    add_store_options(history, reads_studies=False)
+    add_project_options(history)
     history.set_defaults(handler=cmd_history)
 
 
@@ -71,7 +79,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 def _spec(args: argparse.Namespace, entry: Any) -> Any:
     """A scheduled sweep's spec with the night's budget and overrides (a config error says which entry)."""
     from sweeps.spec.catalog import find_sweep
-    from sweeps.spec.sweep import load_spec
+    from sweeps.spec.loading import load_spec
 
     try:
         path = find_sweep(entry.sweep, args.project, args.spaces).path
@@ -203,12 +211,24 @@ def cmd_history(args: argparse.Namespace) -> int:
     from sweeps.tracking.stores import Stores
     from sweeps.tracking.tracker import Tracker
 
+    check_readable(args, reads_studies=False)
     reader = Tracker.for_reading(Stores.resolve(args.tracking_uri).tracking_uri)  # one line when there is no store yet
     rows = nightly.history(reader, args.name)
     if not rows:
-        raise ConfigError(f"'{args.name}' has no nightly runs; list it in {SCHEDULE_FILE} and run `sweeps nightly`")
+        raise ConfigError(_no_history(args))
     print(render_table(["date", "best", "best configuration", "change"], rows))
     return EXIT_OK
+
+
+def _no_history(args: argparse.Namespace) -> str:
+    """Why a sweep has no nightly results: not in the schedule, or no night has run yet."""
+    from sweeps.spec.catalog import schedule_file
+    from sweeps.spec.schedule import load_schedule
+
+    path = schedule_file(args.project, args.spaces)
+    if args.name in {entry.sweep for entry in load_schedule(path)}:  # (a broken schedule says so instead)
+        return f"'{args.name}' is in the schedule {path} but no night has run yet; run `sweeps nightly`"
+    return f"'{args.name}' has no nightly runs and is not in the schedule {path}; add it there and run `sweeps nightly`"
 
 
 def _date(text: str | None) -> dt.date:

@@ -6,10 +6,13 @@ import argparse
 import re
 import sys
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
+from sweeps.commands import COMMANDS
 from sweeps.commands.common import add_data_dir_option, add_project_options, data_options, import_tensorflow, parse_overrides
-from sweeps.errors import EXIT_OK, ConfigError
+from sweeps.defaults import SCHEDULE_FILE
+from sweeps.errors import EXIT_OK, EXIT_USAGE, ConfigError
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 PLACEHOLDER = "__NAME__"
@@ -19,8 +22,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``init`` and ``check`` to the command line."""
     init = commands.add_parser("init", parents=[common], help=cmd_init.__doc__.splitlines()[0], description=cmd_init.__doc__)
     init.add_argument("name", help="the new sweep's name (letters, digits and _; it also names the pipeline)")
-    add_project_options(init)
+    add_project_options(init, existing=False)
     init.set_defaults(handler=cmd_init)
+
+    validate = commands.add_parser(
+        "validate", parents=[common], help=cmd_validate.__doc__.splitlines()[0], description=cmd_validate.__doc__
+    )
+    validate.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME|FILE",
+        help="sweeps or .yaml files (default: every sweep and the schedule)",
+    )
+    add_project_options(validate)
+    validate.set_defaults(handler=cmd_validate)
 
     check = commands.add_parser("check", parents=[common], help=cmd_check.__doc__.splitlines()[0], description=cmd_check.__doc__)
     check.add_argument("name", help="a sweep's name or the path of its .yaml file")
@@ -40,6 +55,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     if not NAME.match(args.name):
         raise ConfigError(f"init {args.name}: a name is letters, digits and '_', starting with a letter")
+    if args.name in COMMANDS or f"{args.name}.yaml" == SCHEDULE_FILE:
+        what = "the nightly schedule's file name" if args.name not in COMMANDS else f"the command `sweeps {args.name}`"
+        raise ConfigError(f"init {args.name}: {args.name} is {what}, so a sweep cannot be called that; pick another name")
     targets = {
         project_spaces(args.project, args.spaces) / f"{args.name}.yaml": "tabular_sweep.yaml",
         project_dir(args.project) / "pipelines" / f"{args.name}.py": "tabular_pipeline.py",
@@ -58,6 +76,56 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check sweep files and their pipelines' contracts, without training or TensorFlow: every problem listed.
+
+    Exit code 2 when any file has a problem. A valid file may still fail on its data or in
+    training: `sweeps check NAME` tries one batch.
+    """
+    from sweeps.spec.catalog import catalog, find_sweep, schedule_file
+    from sweeps.spec.loading import file_problems
+
+    targets: list[tuple[str, Any]] = []  # (what is checked, how: a function returning its problems)
+    for name in args.names or catalog(args.project, args.spaces):
+        try:
+            sweep = find_sweep(name, args.project, args.spaces)
+        except ConfigError as error:
+            targets.append((name, lambda error=error: [str(error)]))
+            continue
+        targets.append((f"{sweep.name} ({sweep.origin})", lambda path=sweep.path: file_problems(path, args.project)))
+    if not args.names:
+        schedule = schedule_file(args.project, args.spaces)
+        targets.append((f"the schedule {schedule}", lambda: _schedule_problems(schedule, args)))
+    failing = 0
+    for label, problems_of in targets:
+        problems = problems_of()
+        failing += bool(problems)
+        print(f"{label}: " + (f"{len(problems)} problem(s)" if problems else "ok"))
+        for problem in problems:
+            print(f"  {problem}")
+    if failing:
+        print(f"{failing} of {len(targets)} checked have problems", file=sys.stderr)
+    return EXIT_USAGE if failing else EXIT_OK
+
+
+def _schedule_problems(path: Path, args: argparse.Namespace) -> list[str]:
+    """The schedule's problems: its own, and each entry naming a sweep that does not exist."""
+    from sweeps.spec.catalog import find_sweep
+    from sweeps.spec.schedule import load_schedule
+
+    try:
+        entries = load_schedule(path)
+    except ConfigError as error:
+        return [str(error)]
+    problems = []
+    for entry in entries:
+        try:
+            find_sweep(entry.sweep, args.project, args.spaces)
+        except ConfigError as error:
+            problems.append(f"{path}: sweeps.{entry.sweep}: {error}")
+    return problems
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Try a sweep's pipeline: load its data, build the model, train one batch, show the hyperparameters.
 
@@ -65,7 +133,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     Nothing is recorded.
     """
     from sweeps.spec.catalog import find_sweep
-    from sweeps.spec.sweep import load_spec
+    from sweeps.spec.loading import load_spec
 
     sweep = find_sweep(args.name, args.project, args.spaces)
     data = data_options(args, None)
@@ -79,7 +147,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     hp = spec.hyperparameters({})
     dataset = spec.pipeline.load_data(hp, data)
     print(f"{spec.name} ({sweep.origin}): pipeline {spec.pipeline.name} ({spec.pipeline.path})")
-    print(f"data: {dataset.source.kind} {dataset.source.location} ({dataset.sizes()})")
+    print(f"data: {dataset.source.describe()} ({dataset.sizes()})")
     model, logs = try_one_batch(FitRequest(spec.pipeline, dataset, hp, spec.objective))
     print(model_summary(model))
     print(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_project_options, add_store_options
+from sweeps.commands.common import add_project_options, add_store_options, check_readable
 from sweeps.errors import EXIT_OK, ConfigError
 
 
@@ -32,6 +32,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sweeps.reporting import report
     from sweeps.tracking import query
 
+    check_readable(args, reads_studies=bool(args.plots))  # Optuna's own plots read the study
     trials = query.runs(args.names, args.tracking_uri, args.where, args.study)
     if trials.empty:
         raise ConfigError(f"no trials of {', '.join(args.names)} match" + (f" --where {args.where!r}" if args.where else ""))

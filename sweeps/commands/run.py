@@ -65,19 +65,26 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List the sweeps: name, where it comes from, its pipeline and the question it asks."""
-    from sweeps.errors import first_line
+    """List the sweeps: name, where it comes from, its pipeline and the question it asks.
+
+    A sweep whose file does not validate is marked INVALID (`sweeps validate NAME` lists why).
+    """
     from sweeps.reporting.tables import render_table
     from sweeps.spec.catalog import catalog
+    from sweeps.spec.loading import file_problems
     from sweeps.spec.yaml_file import read_yaml
 
     rows = []
     for sweep in catalog(args.project, args.spaces).values():
         try:
             document = read_yaml(sweep.path, "the search space")[1]
-            pipeline, question = str(document.get("pipeline", "?")), str(document.get("description", ""))
-        except (ConfigError, AttributeError) as error:
-            pipeline, question = "?", f"(unreadable: {first_line(error, with_type=False)[:100]})"
+        except ConfigError:
+            document = None
+        document = document if isinstance(document, dict) else {}
+        pipeline, question = str(document.get("pipeline", "?")), str(document.get("description", ""))
+        problems = file_problems(sweep.path, args.project)
+        if problems:
+            question = f"INVALID ({len(problems)} problem(s): `sweeps validate {sweep.name}`) {question}".rstrip()
         origin = f"{sweep.origin} (replaces the built-in)" if sweep.replaces_builtin else sweep.origin
         rows.append([sweep.name, origin, pipeline, question])
     print(render_table(["name", "from", "pipeline", "question"], rows))
@@ -87,7 +94,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
     from sweeps.spec.catalog import find_sweep
-    from sweeps.spec.sweep import check_study_name, load_spec
+    from sweeps.spec.loading import load_spec
+    from sweeps.spec.sweep import check_study_name
     from sweeps.tracking.stores import Stores
 
     overrides = parse_overrides(args.overrides)

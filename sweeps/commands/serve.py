@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from sweeps.commands.common import add_store_options
+from sweeps.commands.common import add_store_options, check_readable, port_number
 from sweeps.defaults import PROXY_PORT, SERVER_ARTIFACTS, SERVER_WORKERS, STORE_ROOT, TRACKING_FILE, UI_HOST, UI_PORT
 from sweeps.errors import EXIT_OK, ConfigError
 
@@ -18,9 +18,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``ui`` and ``server`` to the command line."""
     ui = commands.add_parser("ui", parents=[common], help=cmd_ui.__doc__.splitlines()[0], description=cmd_ui.__doc__)
     ui.add_argument("name", nargs="?", help="a sweep whose trials to open (default: the list of experiments)")
-    ui.add_argument("--port", type=int, default=UI_PORT)
+    ui.add_argument("--port", type=port_number, default=UI_PORT, help=f"the UI's port (default {UI_PORT})")
     ui.add_argument("--host", default=UI_HOST, help="address to listen on (default: this machine only)")
-    add_store_options(ui, storage=False)
+    add_store_options(ui, reads_studies=False)
     ui.set_defaults(handler=cmd_ui)
 
     server = commands.add_parser(
@@ -39,7 +39,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         f"(env SWEEPS_ARTIFACTS_DESTINATION; default {SERVER_ARTIFACTS} here)",
     )
     server.add_argument("--host", default=UI_HOST, help=f"address to listen on (default {UI_HOST}; 0.0.0.0 for other machines)")
-    server.add_argument("--port", type=int, default=UI_PORT, help=f"the tracking server's port (default {UI_PORT})")
+    server.add_argument("--port", type=port_number, default=UI_PORT, help=f"the tracking server's port (default {UI_PORT})")
     server.add_argument(
         "--workers",
         type=int,
@@ -48,7 +48,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     server.add_argument("--optuna-proxy", action="store_true", help="also serve the study database through Optuna's gRPC proxy")
     server.add_argument("--storage", default=os.environ.get("SWEEPS_STORAGE"), help="the study database the proxy fronts")
-    server.add_argument("--proxy-port", type=int, default=PROXY_PORT, help=f"the proxy's port (default {PROXY_PORT})")
+    server.add_argument("--proxy-port", type=port_number, default=PROXY_PORT, help=f"the proxy's port (default {PROXY_PORT})")
     server.add_argument("--systemd", action="store_true", help="print a systemd unit that runs this server, and exit")
     server.set_defaults(handler=cmd_server)
 
@@ -64,6 +64,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from sweeps.commands.services import QUIET_SERVER, Service, serve_until_stopped, start, url_host
     from sweeps.tracking.stores import Stores, mask
 
+    check_readable(args, reads_studies=False)
     uri = Stores.resolve(args.tracking_uri).tracking_uri
     page = ui_page(uri, args.name)
     if uri.startswith(("http://", "https://")):

@@ -31,10 +31,12 @@ from sweeps.logs import say
 log = logging.getLogger(__name__)
 
 GENERATED_WARNING = (
-    "WARNING: no {filename} in a --data-dir or Keras's cache and no download possible: "
-    "using a GENERATED sample shaped like {task}. Results say nothing about the real task; "
-    "every run is tagged data.source=generated."
+    "WARNING: no {filename} {looked}: using a GENERATED sample shaped like {task}. Results say "
+    "nothing about the real task; every run is tagged data.source=generated."
 )
+#: Where a task's file was looked for: Keras's tasks have Keras's cache and its download too.
+LOOKED_WITH_KERAS = "in a --data-dir or Keras's cache and no download possible"
+LOOKED_WITHOUT_KERAS = "given (--data-dir DIR holding it)"
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,10 @@ def load(
     if options.data_dir is not None and not options.generated:
         path = existing(options.data_dir / raw.filename)
         if path is None:
+            whose, otherwise = ("Keras's ", "Keras's own copy, else ") if raw.keras_load is not None else ("", "")
             raise DataError(
-                f"{options.named_by} {options.data_dir}: no {raw.filename} there; put Keras's {raw.filename} "
-                "in it, or leave the data directory out (Keras's own copy, else a generated sample)"
+                f"{options.named_by} {options.data_dir}: no {raw.filename} there; put {whose}{raw.filename} "
+                f"in it, or leave the data directory out ({otherwise}a generated sample)"
             )
         return _from(raw, "data-dir", path, options, settings, lambda: encode(raw.read_file(path)))
     if raw.keras_load is not None and not options.generated:
@@ -106,7 +109,8 @@ def load(
         else:
             return DataSource("keras", str(cached_file), fingerprint(cached_file, settings), raw.task), encode(loaded)
     if not options.generated:
-        say(GENERATED_WARNING.format(filename=raw.filename, task=raw.task))
+        looked = LOOKED_WITH_KERAS if raw.keras_load is not None else LOOKED_WITHOUT_KERAS
+        say(GENERATED_WARNING.format(filename=raw.filename, looked=looked, task=raw.task))
     return _from(raw, "generated", None, options, settings, lambda: encode(raw.generate()))
 
 

@@ -54,6 +54,16 @@ class Reader:
             raise self.error(key, f"must be {_TYPE_NAMES[kind]}, got {shown(value)}")
         return value
 
+    def choice(self, key: str, allowed: tuple[str, ...], default: Any = _MISSING, context: str = "") -> str:
+        """A string that is one of ``allowed``; a near miss is named (``keras-tuner``: did you
+        mean ``keras_tuner``?)."""
+        value = self.get(key, str, default=default)
+        if value not in allowed:
+            close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.error(key, f"must be one of {', '.join(allowed)}{context}, got {value!r}{hint}")
+        return value
+
     def positive(self, key: str, default: Any = _MISSING) -> int:
         """An integer ``>= 1``."""
         value = self.get(key, int, default=default)

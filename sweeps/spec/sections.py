@@ -12,6 +12,7 @@ from typing import Any
 from sweeps.spec.contract import Pipeline
 from sweeps.spec.objective import Objective
 from sweeps.spec.params import Param, check_keras_tuner_can_express, checked_value, parse_param
+from sweeps.spec.problems import Problems
 from sweeps.spec.reader import Reader
 from sweeps.spec.search import ENGINES, PRUNERS, SAMPLER_OPTIONS, Pruner, Sampler, SettingError
 
@@ -20,13 +21,16 @@ MAX_GRID_VALUES, MAX_GRID_POINTS = 10_000, 100_000
 
 def search(doc: Reader) -> tuple[str, Sampler, Pruner]:
     """``engine``, ``sampler`` and ``pruner``: how the space is searched."""
-    engine = doc.get("engine", str, default="optuna")
-    if engine not in ENGINES:
-        raise doc.error("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}")
+    engine = doc.choice("engine", tuple(ENGINES), default="optuna")
     sampler = doc.section("sampler", default={"type": "tpe" if engine == "optuna" else "random"})
-    kind = sampler.get("type", str)
-    if kind not in ENGINES[engine]:
-        raise sampler.error("type", f"must be one of {', '.join(ENGINES[engine])} for engine {engine}, got {kind!r}")
+    other = [name for name, kinds in ENGINES.items() if sampler.data.get("type") in kinds and name != engine]
+    if sampler.data.get("type") not in ENGINES[engine] and other:  # a sampler of the other engine
+        raise sampler.error(
+            "type",
+            f"{sampler.data['type']} is a sampler of engine {other[0]}; set engine: {other[0]}, "
+            f"or use one of {', '.join(ENGINES[engine])}",
+        )
+    kind = sampler.choice("type", ENGINES[engine], context=f" for engine {engine}")
     options = SAMPLER_OPTIONS.get(kind, ())
     sampler.only(("type", "seed", *options))
     seed = sampler.get("seed", int, default=None, nullable=True)
@@ -66,15 +70,33 @@ def objective(doc: Reader, pipeline: Pipeline) -> Objective:
     return Objective(metric, direction)
 
 
-def values(doc: Reader, pipeline: Pipeline) -> tuple[dict[str, Any], dict[str, Param]]:
-    """``fixed`` and ``params``: each key declared by the pipeline, and set in one place only."""
+def values(doc: Reader, pipeline: Pipeline, problems: Problems) -> tuple[dict[str, Any], dict[str, Param]] | None:
+    """``fixed`` and ``params``: each key declared by the pipeline, and set in one place only
+    (``None`` when a problem was met; each key's own is kept in ``problems``)."""
     declared = pipeline.hyperparameters
-    fixed_section = doc.section("fixed", default={})
-    fixed = {key: checked_value(fixed_section, key, declared) for key in fixed_section.data}
-    params_section = doc.section("params")
-    if not params_section.data:
+    fixed = _each_key(problems, doc, "fixed", lambda section, key: checked_value(section, key, declared), optional=True)
+    params = _each_key(problems, doc, "params", lambda section, key: parse_param(section, key, declared))
+    if fixed is None or params is None:
+        return None
+    return problems.attempt(lambda: _set_once(doc, fixed, params))
+
+
+def _each_key(problems: Problems, doc: Reader, name: str, read: Any, optional: bool = False) -> dict[str, Any] | None:
+    """Every key of the section ``name`` read with ``read(section, key)``; ``None`` when the
+    section or any key has a problem (each one kept in ``problems``)."""
+    section = problems.attempt(lambda: doc.section(name, **({"default": {}} if optional else {})))
+    if section is None:
+        return None
+    found: dict[str, Any] = {}
+    for key in section.data:
+        found.update(problems.attempt(lambda key=key: {key: read(section, key)}) or {})
+    return found if len(found) == len(section.data) else None
+
+
+def _set_once(doc: Reader, fixed: dict[str, Any], params: dict[str, Param]) -> tuple[dict[str, Any], dict[str, Param]]:
+    """``fixed`` and ``params``, if something varies and no value is both fixed and swept, or swept twice."""
+    if not params:
         raise doc.error("params", "must name at least one hyperparameter to vary")
-    params = {key: parse_param(params_section, key, declared) for key in params_section.data}
     # Each param sweeps its own name, or (variants) every key its bundles set.
     swept = [
         {name} if not p.variants else {key for variant in p.variants.values() for key in variant} for name, p in params.items()

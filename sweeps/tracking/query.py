@@ -12,9 +12,7 @@ can be both (``loss`` is a hyperparameter and a training metric), plus ``sweep``
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -23,6 +21,7 @@ from mlflow.entities import Run
 from sweeps.errors import ConfigError, first_line
 from sweeps.logs import quiet
 from sweeps.spec.objective import Objective
+from sweeps.tracking.filters import split_filter
 from sweeps.tracking.stores import Stores, mask
 from sweeps.tracking.tracker import PARENT_TAG, Tracker
 
@@ -156,52 +155,6 @@ def _by_study(trials: list[Run], sweep: str) -> dict[str, list[Run]]:
     for run in trials:
         by_study.setdefault(run.data.tags.get("study", sweep), []).append(run)
     return by_study
-
-
-_CLAUSE = re.compile(r"\s+and\s+(?=(?:[^'\"]*['\"][^'\"]*['\"])*[^'\"]*$)", re.IGNORECASE)  # AND outside quotes
-_NUMERIC = re.compile(r"^params\.(\w+)\s*(<=|>=|!=|=|<|>)\s*(-?[\d.]+(?:e-?\d+)?)$", re.IGNORECASE)
-_COMPARE = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "=": operator.eq,
-    "!=": operator.ne,
-}
-
-
-def split_filter(where: str | None) -> tuple[str, list[Callable[[dict[str, str]], bool]]]:
-    """``where`` as the part MLflow can answer and tests for the rest: MLflow keeps params as
-    text, so ``params.layers > 1`` (a param compared with an unquoted number) is done here.
-
-    Raises:
-        ConfigError: a number in a comparison is not one.
-    """
-    kept, tests = [], []
-    for clause in _CLAUSE.split(where.strip()) if where and where.strip() else []:
-        match = _NUMERIC.match(clause.strip())
-        if match is None:
-            kept.append(clause)
-            continue
-        name, op, number = match.groups()
-        try:
-            bound = float(number)
-        except ValueError:
-            raise ConfigError(f"--where {where!r}: {number!r} is not a number") from None
-        tests.append(_param_test(name, _COMPARE[op], bound))
-    return " and ".join(kept), tests
-
-
-def _param_test(name: str, compare: Callable[[float, float], bool], bound: float) -> Callable[[dict[str, str]], bool]:
-    """Whether a run's params hold ``name`` as a number that compares true with ``bound``."""
-
-    def test(params: dict[str, str]) -> bool:
-        try:
-            return compare(float(params[name]), bound)
-        except (KeyError, ValueError):  # absent, or not a number: not a match
-            return False
-
-    return test
 
 
 _COLUMNS = ["sweep", "study", "trial", "state", "engine", "run_id", "parent_run_id", "objective", "direction", "value"]

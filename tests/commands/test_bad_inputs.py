@@ -15,7 +15,7 @@ import yaml
 from sweeps.cli import main
 from sweeps.data.sources import DataOptions
 from sweeps.runner.sweep import RunOptions, run_sweep
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
 from tests.support import BASE, write_imdb
 

@@ -233,7 +233,7 @@ def test_a_finished_grid_does_not_ask_for_more_trials(capsys) -> None:
     from types import SimpleNamespace
 
     from sweeps.commands.run import _print_results
-    from sweeps.spec.sweep import load_spec
+    from sweeps.spec.loading import load_spec
 
     spec = load_spec(REPO / "search_spaces" / "imdb_depth.yaml")
     points = len(spec.grid_points())

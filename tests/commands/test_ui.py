@@ -20,7 +20,7 @@ import pytest
 from sweeps.data.sources import DataOptions
 from sweeps.runner.signals import interruptible_children
 from sweeps.runner.sweep import RunOptions, run_sweep
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.records import in_training_view
 from sweeps.tracking.stores import Stores
 from tests.processes import descendants, free_port, still_alive_after, stop_tree

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweeps.data.sources import GENERATED_WARNING, DataOptions, RawSource, existing, keras_cache_dir, load
+from sweeps.data.sources import DataOptions, RawSource, existing, keras_cache_dir, load
 from sweeps.errors import DataError
 
 
@@ -43,15 +43,20 @@ def test_a_data_directory_is_read_and_its_encoding_cached(tmp_path: Path, capsys
 
 def test_a_named_data_directory_without_the_file_is_an_error_not_a_sample(tmp_path: Path) -> None:
     options = DataOptions(tmp_path, named_by="SWEEPS_DATA_DIR=")
-    with pytest.raises(DataError, match=rf"^SWEEPS_DATA_DIR= {tmp_path}: no tiny\.txt there; put Keras's tiny\.txt in it"):
+    with pytest.raises(DataError, match=rf"^SWEEPS_DATA_DIR= {tmp_path}: no tiny\.txt there; put tiny\.txt in it, or leave"):
         load(raw(), options, {}, encode)
+    with pytest.raises(DataError, match=r"no tiny\.txt there; put Keras's tiny\.txt in it, or leave .* \(Keras's own copy, else"):
+        load(raw(keras_load=lambda: [1]), options, {}, encode)
 
 
 def test_without_data_keras_or_a_download_the_sample_is_announced(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     source, arrays = load(raw(), DataOptions(), {}, encode)
     assert source.kind == "generated" and source.describe() == "GENERATED sample of tiny" and list(arrays["x"]) == [7]
-    assert capsys.readouterr().err.strip() == GENERATED_WARNING.format(filename="tiny.txt", task="tiny")
+    assert capsys.readouterr().err.strip() == (  # a task of its own: no Keras cache or download to speak of
+        "WARNING: no tiny.txt given (--data-dir DIR holding it): using a GENERATED sample shaped like tiny. Results say "
+        "nothing about the real task; every run is tagged data.source=generated."
+    )
     asked, _ = load(raw(), DataOptions(tmp_path, generated=True), {}, encode)  # asked for, even beside a data dir
     assert asked.kind == "generated" and capsys.readouterr().err == ""
 

@@ -15,7 +15,7 @@ from sweeps.engines import open_engine
 from sweeps.engines.base import Outcome, TrialState
 from sweeps.engines.optuna import HEARTBEAT
 from sweeps.errors import ConfigError, StoreError
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
 from tests.support import BASE, write_space
 

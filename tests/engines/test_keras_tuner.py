@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from sweeps.data.sources import DataOptions
 from sweeps.errors import ConfigError
 from sweeps.runner.sweep import RunOptions, run_sweep
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
 from tests.support import BASE, mlflow_runs, write_space
 

@@ -176,3 +176,18 @@ def test_the_shipped_schedule_names_real_sweeps() -> None:
 
     entries = load_schedule(REPO / "search_spaces" / "nightly.yaml")
     assert {e.sweep for e in entries} <= {p.stem for p in sweep_files(REPO / "search_spaces")}
+
+
+def test_history_without_nights_says_whether_the_sweep_is_scheduled(workdir: Path, capsys) -> None:
+    from sweeps.tracking.tracker import Tracker
+
+    Tracker(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}", "imdb_depth")  # a store, with no nightly run in it
+    schedule = REPO / "search_spaces" / "nightly.yaml"
+    assert main(["history", "imdb_depth"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: 'imdb_depth' is in the schedule {schedule} but no night has run yet; run `sweeps nightly`"
+    )
+    assert main(["history", "imdb_width"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: 'imdb_width' has no nightly runs and is not in the schedule {schedule}; add it there and run `sweeps nightly`"
+    )

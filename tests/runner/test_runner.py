@@ -12,7 +12,7 @@ import sweeps.pipeline as sp
 from sweeps.errors import PipelineError, SweepAborted
 from sweeps.pipelines import imdb
 from sweeps.runner.sweep import RunOptions, run_sweep
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
 from tests.support import BASE, REPO, mlflow_runs, write_space
 

@@ -10,7 +10,7 @@ import pytest
 from sweeps.data.sources import DataOptions
 from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.catalog import sweep_files
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
 from tests.support import REPO, mlflow_runs
 

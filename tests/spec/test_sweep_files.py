@@ -10,7 +10,7 @@ import pytest
 
 from sweeps.errors import ConfigError
 from sweeps.spec.catalog import sweep_files
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from tests.support import BASE, REPO, write_space
 
 

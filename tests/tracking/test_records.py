@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from sweeps.data.sources import DataOptions
 from sweeps.pipelines import imdb
 from sweeps.runner.sweep import RunOptions, run_sweep
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking import query
 from sweeps.tracking.stores import Stores
 from tests.support import REPO

@@ -9,7 +9,7 @@ import pytest
 
 import sweeps.pipeline as sp
 from sweeps.runner.sweep import RunOptions, run_sweep
-from sweeps.spec.sweep import load_spec
+from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
 from sweeps.training import several
 from sweeps.training.fit import FitRequest, Fitted
