@@ -160,6 +160,8 @@ def _print_results(spec: Any, result: Any, tracking_uri: str) -> None:
         lines.append("nothing to run: every point of the grid has been tried")
     elif result.ran == 0:
         lines.append(f"nothing to run: the study's budget of {spec.trials} trials is spent (raise --trials to run more)")
+    if result.comparison is not None and result.records:  # the answer: by swept value, with its significance
+        lines += ["", result.comparison.render()]
     if result.dataset.source.kind == "generated":
         lines.append("NOTE: these results come from GENERATED data, not the real dataset")
     lines.append(f"see every trial: {_where_to_look(tracking_uri, spec.name)}")

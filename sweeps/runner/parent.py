@@ -18,7 +18,7 @@ from sweeps.defaults import KEEP_MODELS
 from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.faults import crash_point
 from sweeps.logs import say
-from sweeps.reporting import dashboard
+from sweeps.reporting import dashboard, report
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking import query
@@ -43,8 +43,11 @@ class ParentRun:
         self.tracker.log_dataset(self.run_id, dataset_input(dataset))
         self.tracker.log_text(self.run_id, self.spec.text, "search_space.yaml")
 
-    def close(self, study: str, records: list[TrialRecord], table: str, status: str, optuna_study: Any = None) -> None:
-        """Record what the study found on the parent run, then end it with ``status``.
+    def close(
+        self, study: str, records: list[TrialRecord], table: str, status: str, optuna_study: Any = None
+    ) -> report.Report | None:
+        """Record what the study found on the parent run, then end it with ``status``; return the
+        comparison its dashboard shows (``None`` when there is none, or it could not be made).
 
         ``optuna_study``, when the engine is Optuna, adds Optuna's own plots to the dashboard.
         The run is tagged ``CLOSED_WHOLE`` last: a parent without the tag was stopped while its
@@ -68,14 +71,15 @@ class ParentRun:
                 params = dict(best.params)  # the swept params' best values, beside the fixed ones
             tracker.log(self.run_id, params=params, metrics=metrics, tags=tags)
             tracker.log_text(self.run_id, table + "\n", "trials.md")
-            self._dashboard(study, counts, optuna_study)
+            comparison = self._dashboard(study, counts, optuna_study)
         finally:
             tracker.end_run(self.run_id, status)
         tracker.log(self.run_id, tags={CLOSED_WHOLE: "true"})
+        return comparison
 
-    def _dashboard(self, study: str, counts: dict[str, int], optuna_study: Any) -> None:
-        """The comparison plots and the description; a plot that cannot be drawn is skipped with a
-        warning, never a reason to lose the sweep's record."""
+    def _dashboard(self, study: str, counts: dict[str, int], optuna_study: Any) -> report.Report | None:
+        """The comparison plots and the description, and the comparison they show; a plot that
+        cannot be drawn is skipped with a warning, never a reason to lose the sweep's record."""
         tracker, spec = self.tracker, self.spec
         try:
             records = study_records(tracker, spec.name, study, list(spec.params))
@@ -86,8 +90,10 @@ class ParentRun:
             crash_point("writing-dashboard")
             names = [path.name for path in written]
             tracker.set_note(self.run_id, dashboard.note(spec.description, study, records, counts, names, self.run_id))
+            return records.comparison()
         except Exception as error:
             say(f"  warning: the study's dashboard was skipped: {type(error).__name__}: {error}")
+            return None
 
 
 class ModelKeeper:

@@ -26,6 +26,7 @@ from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.errors import ConfigError, Interrupted, SweepAborted
 from sweeps.formatting import param_text
 from sweeps.logs import say
+from sweeps.reporting.report import Report
 from sweeps.reporting.tables import trials_table
 from sweeps.runner.context import SweepContext
 from sweeps.runner.parent import ModelKeeper, ParentRun
@@ -67,6 +68,7 @@ class SweepResult:
     parent_run_id: str | None
     dataset: Dataset
     optuna_study: Any = None  # for Optuna's own plots, when the engine is Optuna
+    comparison: Report | None = None  # the parent run's comparison by swept parameter, with its significance
 
     @property
     def best(self) -> TrialRecord | None:
@@ -200,7 +202,9 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
             if status != KILLED:
                 ctx.models.keep(result.records)
             if not options.worker and ctx.engine.running() == 0:  # the last one out closes the shared parent
-                ctx.parent.close(result.study, result.records, result.table(markdown=True), status, ctx.engine.optuna_study)
+                result.comparison = ctx.parent.close(
+                    result.study, result.records, result.table(markdown=True), status, ctx.engine.optuna_study
+                )
 
 
 def _loop(ctx: SweepContext, result: SweepResult) -> None:

@@ -20,7 +20,7 @@ from sweeps.runner.signals import interruptible_children
 from sweeps.spec.catalog import sweep_files
 from tests.support import BASE, REPO, mlflow_runs, run_sweeps
 
-QUICK = ("--trials", "2", "--epochs", "1")
+QUICK = ("--trials", "2", "--epochs", "1", "--repeats", "1")  # one fit per configuration: its records whole
 
 
 def split(runs: list) -> tuple[list, list]:
@@ -32,7 +32,7 @@ def split(runs: list) -> tuple[list, list]:
 def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path, sweeps_here) -> None:
     done = sweeps_here("imdb_depth", *QUICK, "--data-dir", str(imdb_dir), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "study imdb_depth[epochs=1]: 2 trial(s), 2 run now" in done.stdout
+    assert "study imdb_depth[epochs=1,repeats=1]: 2 trial(s), 2 run now" in done.stdout
     assert "trial  layers  val_accuracy  test_accuracy  best epoch  state" in done.stdout
     assert "data: data-dir" in done.stderr and "holding out 40%" in done.stderr
     # stderr is not a terminal: no bar, no carriage returns, one line per finished trial
@@ -65,7 +65,7 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path, sweep
         assert artifacts == {"learning_curves.png", "model_summary.txt"}
         png = Path(client.download_artifacts(child.info.run_id, "learning_curves.png", str(tmp_path)))
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert parent.info.status == "FINISHED" and parent.data.tags["study"] == "imdb_depth[epochs=1]"
+    assert parent.info.status == "FINISHED" and parent.data.tags["study"] == "imdb_depth[epochs=1,repeats=1]"
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"search_space.yaml", "trials.md"}
     assert parent.data.tags["best.trial"] in ("0", "1") and "best_val_accuracy" in parent.data.metrics
 
@@ -73,13 +73,17 @@ def test_imdb_depth_end_to_end_then_resume(tmp_path: Path, imdb_dir: Path, sweep
     assert again.returncode == 0 and "nothing to run" in again.stdout
     assert len(mlflow_runs(tmp_path, "imdb_depth")) == 3  # no empty parent run for a no-op
 
-    more = sweeps_here("imdb_depth", "--trials", "3", "--epochs", "1", cwd=tmp_path, SWEEPS_DATA_DIR=str(imdb_dir))
+    more = sweeps_here(
+        "imdb_depth", "--trials", "3", "--epochs", "1", "--repeats", "1", cwd=tmp_path, SWEEPS_DATA_DIR=str(imdb_dir)
+    )
     assert more.returncode == 0, more.stderr
     assert f"data: data-dir {imdb_dir / 'imdb.npz'}" in more.stderr
     assert "3 trial(s), 1 run now" in more.stdout
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert len(parents) == 2 and sorted(c.data.params["layers"] for c in children) == ["1", "2", "3"]
-    study = optuna.load_study(study_name="imdb_depth[epochs=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+    study = optuna.load_study(
+        study_name="imdb_depth[epochs=1,repeats=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"
+    )
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {c.info.run_id for c in children}
 
@@ -106,7 +110,7 @@ def training_trial(tmp_path: Path, study: str) -> bool:
 
 
 def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
-    command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "400", "--data-dir", str(imdb_dir)]
+    command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "400", "--repeats", "1", "--data-dir", str(imdb_dir)]
     log = tmp_path / "stderr.txt"
     with open(log, "w") as stderr, interruptible_children():
         process = subprocess.Popen(
@@ -118,7 +122,7 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
         )
     try:
         deadline = time.monotonic() + 180
-        while not training_trial(tmp_path, "imdb_depth[epochs=400]") and time.monotonic() < deadline:
+        while not training_trial(tmp_path, "imdb_depth[epochs=400,repeats=1]") and time.monotonic() < deadline:
             time.sleep(0.3)  # the event: a trial training, seen in the stores
         assert process.poll() is None, log.read_text()
         process.send_signal(signal.SIGINT)
@@ -131,7 +135,9 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
     assert "data: data-dir" in (tmp_path / "mlruns" / "logs" / "imdb_depth.log").read_text()  # notes are logged too
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert [r.info.status for r in parents + children] == ["KILLED", "KILLED"]
-    study = optuna.load_study(study_name="imdb_depth[epochs=400]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+    study = optuna.load_study(
+        study_name="imdb_depth[epochs=400,repeats=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"
+    )
     assert [t.state.name for t in study.trials] == ["FAIL"]
 
 
@@ -248,6 +254,7 @@ def test_a_finished_grid_does_not_ask_for_more_trials(capsys) -> None:
             best=None,
             table=lambda: "",
             dataset=SimpleNamespace(source=SimpleNamespace(kind="keras")),
+            comparison=None,
         )
         _print_results(spec, result, "sqlite:///mlruns/mlflow.db")
         assert f"nothing to run: {message}" in " ".join(capsys.readouterr().out.split())
@@ -272,3 +279,13 @@ def test_a_long_description_is_one_header_line_but_whole_in_list_and_the_note(
     assert note.startswith(f"### {question.strip()}\n") and "Study `s[epochs=1]`: 1 COMPLETE." in note  # the answer first
     assert "![objective_layers.png](get-artifact?path=plots/objective_layers.png" in note  # the plots kept
     assert "Why we ask, at length." in note and len(note) <= 8000
+
+
+def test_the_quick_start_ends_with_its_answer_and_its_significance(tmp_path: Path, imdb_dir: Path, sweeps_here) -> None:
+    done = sweeps_here("imdb_depth", "--epochs", "2", "--data-dir", str(imdb_dir), cwd=tmp_path)  # its own 5 seeds
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.index("trial  layers  val_accuracy") < out.index("param   value  trials  n  best")  # the answer after the table
+    assert re.search(r"(?m)^layers  1      1       5  0\.\d{4}  0\.\d{4} ± 0\.\d{4}", out), out
+    sentences = r"(?m)^layers=\d vs \d: [+-]\d+\.\d pt val_accuracy, p=\d\.\d+, (?:not )?significant at 0\.05 \(n=5 each\)$"
+    assert len(re.findall(sentences, out)) == 2, out  # the best depth against each other one

@@ -96,7 +96,14 @@ def test_resume_continues_from_the_saved_oracle(workdir: Path, imdb_dir: Path) -
     ("changes", "message"),
     [
         ({"pruner": {"type": "median"}}, r"pruner\.type: keras_tuner stops trials itself"),
-        ({"sampler": {"type": "tpe"}}, r"sampler\.type: must be one of random, grid, hyperband, bayesian for engine keras_tuner"),
+        (
+            {"sampler": {"type": "tpe"}},
+            r"sampler\.type: tpe is a sampler of engine optuna; set engine: optuna, or use one of random, grid",
+        ),
+        (
+            {"sampler": {"type": "bayes"}},
+            r"sampler\.type: must be one of random, grid, hyperband, bayesian for engine keras_tuner, got 'bayes' \(did",
+        ),
         ({"sampler": {"type": "random", "max_epochs": 3}}, r"sampler\.max_epochs: unknown key"),
     ],
 )

@@ -23,9 +23,9 @@ from tests.support import REPO
 
 @pytest.fixture(scope="module")
 def depth(tmp_path_factory: pytest.TempPathFactory, imdb_dir: Path) -> Stores:
-    """imdb_depth on tiny data: three depths, two epochs each."""
+    """imdb_depth on tiny data: three depths, two epochs each, one fit each (its records whole)."""
     stores = Stores.resolve(root=tmp_path_factory.mktemp("records") / "mlruns")
-    spec = load_spec(REPO / "search_spaces" / "imdb_depth.yaml", {"epochs": 2, "validation_samples": 100})
+    spec = load_spec(REPO / "search_spaces" / "imdb_depth.yaml", {"epochs": 2, "validation_samples": 100}, repeats=1)
     run_sweep(spec, RunOptions(stores, DataOptions(imdb_dir, stores.cache_dir)))
     return stores
 
