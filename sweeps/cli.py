@@ -37,12 +37,12 @@ MAX_LINE = 600  # characters of an error line
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    parser = _parser()
+    parser = build_parser()
     argv = command_first(list(sys.argv[1:] if argv is None else argv), parser)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said against the command, whose --help lists what it takes
         where = f"sweeps {args.command}" if args.command else "sweeps"
-        hint = _closest_option(unknown, _commands(parser).get(args.command, parser))
+        hint = _closest_option(unknown, command_parsers(parser).get(args.command, parser))
         parser.exit(EXIT_USAGE, f"error: unrecognized arguments: {' '.join(unknown)}{hint}; see `{where} --help`\n")
     args.argv = argv[1:]  # the command's own arguments, for --jobs workers
     if not getattr(args, "command", None):
@@ -110,7 +110,7 @@ def command_first(argv: list[str], parser: argparse.ArgumentParser) -> list[str]
     return [command, *before, *argv[index + 1 :]]
 
 
-def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     """Each command's own parser, by name."""
     found: dict[str, argparse.ArgumentParser] = {}
     for action in parser._actions:
@@ -123,7 +123,7 @@ def _options_taking_values(parser: argparse.ArgumentParser) -> set[str]:
     """Every option string of every command that is followed by a value (``--storage URL``)."""
     return {
         flag
-        for command in _commands(parser).values()
+        for command in command_parsers(parser).values()
         for action in command._actions
         if action.option_strings and action.nargs != 0
         for flag in action.option_strings
@@ -160,7 +160,8 @@ def _version() -> str:
         return "sweeps (not installed: run `pip install -e .`)"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the program and each command's parser."""
     parser = _Parser(
         prog="sweeps",
         description="Declarative, tracked hyperparameter sweeps for Keras tasks.",
