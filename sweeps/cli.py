@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from sweeps.commands import COMMANDS, nightly, project, report, run, serve
+from sweeps.commands import COMMANDS, nightly, project, report, run, schedule, serve
 from sweeps.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -172,6 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (run, project, report, serve, nightly):
+    for module in (run, project, report, serve, nightly, schedule):
         module.register(commands, common)
     return parser

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,13 @@ from sweeps.commands.common import (
     data_options,
     import_tensorflow,
 )
-from sweeps.defaults import NIGHTLY_TIME, SCHEDULE_FILE
+from sweeps.defaults import SCHEDULE_FILE
 from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
 from sweeps.logs import library_logs_to, say
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``nightly``, ``schedule`` and ``history`` to the command line."""
+    """Add ``nightly`` and ``history`` to the command line."""
     night = commands.add_parser(
         "nightly", parents=[common], help=cmd_nightly.__doc__.splitlines()[0], description=cmd_nightly.__doc__
     )
@@ -35,17 +34,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_store_options(night, artifacts=True)
     add_project_options(night)
     night.set_defaults(handler=cmd_nightly)
-
-    schedule = commands.add_parser("schedule", parents=[common], help=cmd_schedule.__doc__, description=cmd_schedule.__doc__)
-    kind = schedule.add_mutually_exclusive_group(required=True)
-    kind.add_argument("--cron", action="store_true", help="a crontab line")
-    kind.add_argument("--systemd", action="store_true", help="a systemd service and timer")
-    schedule.add_argument("--at", default=NIGHTLY_TIME, metavar="H:MM", help=f"time of day (default {NIGHTLY_TIME})")
-    schedule.add_argument("--schedule", type=Path, help="the schedule file the nightly run reads (default: as `nightly`)")
-    schedule.add_argument("--data-dir", type=Path, help="the data directory the nightly run reads (env SWEEPS_DATA_DIR)")
-    schedule.add_argument("--tracking-uri", help="the MLflow store the nightly run writes to (env MLFLOW_TRACKING_URI)")
-    schedule.add_argument("--storage", help="the Optuna storage the nightly run writes to (env SWEEPS_STORAGE)")
-    schedule.set_defaults(handler=cmd_schedule)
 
     history = commands.add_parser("history", parents=[common], help=cmd_history.__doc__, description=cmd_history.__doc__)
     history.add_argument("name", help="a sweep listed in the nightly schedule")
@@ -65,7 +53,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     date = _date(args.date)
     entries = load_schedule(args.schedule or schedule_file(args.project, args.spaces))
-    specs = [_spec(args, entry) for entry in entries]  # every sweep checked before any runs
+    specs = [scheduled_spec(args, entry) for entry in entries]  # every sweep checked before any runs
     data_options(args, None)
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
@@ -76,7 +64,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         return _summarise(date, nights, stores)
 
 
-def _spec(args: argparse.Namespace, entry: Any) -> Any:
+def scheduled_spec(args: argparse.Namespace, entry: Any) -> Any:
     """A scheduled sweep's spec with the night's budget and overrides (a config error says which entry)."""
     from sweeps.spec.catalog import find_sweep
     from sweeps.spec.loading import load_spec
@@ -135,75 +123,6 @@ def _summarise(date: dt.date, nights: list[Any], stores: Any) -> int:
     return EXIT_FAILURE if any(n.verdict == nightly.FAILED for n in nights) else EXIT_OK
 
 
-def cmd_schedule(args: argparse.Namespace) -> int:
-    """Print a crontab line or systemd units that run the nightly sweeps from this directory.
-
-    The options given (and the environment's SWEEPS_DATA_DIR, MLFLOW_TRACKING_URI, SWEEPS_STORAGE,
-    which cron does not pass on) are written into the command, paths made absolute.
-    """
-    from sweeps.tracking.stores import Stores
-
-    hour, minute = _time(args.at)
-    project = Path.cwd().resolve()
-    logs = Stores.resolve().log_dir  # relative: under the project
-    log = shlex.quote(str(project / logs / "nightly.log"))
-    command = shlex.join([sys.executable, "-m", "sweeps", "nightly", *_nightly_options(args)]) + f" >> {log} 2>&1"
-    if args.cron:
-        print(f"{minute} {hour} * * * cd {shlex.quote(str(project))} && mkdir -p {shlex.quote(str(logs))} && {command}")
-        return EXIT_OK
-    print(f"""# ~/.config/systemd/user/sweeps-nightly.service
-[Unit]
-Description=sweeps: nightly sweeps of {project}
-
-[Service]
-Type=oneshot
-WorkingDirectory={project}
-ExecStartPre=/bin/mkdir -p {project / logs}
-ExecStart=/bin/sh -c {shlex.quote(f"exec {command}")}
-
-# ~/.config/systemd/user/sweeps-nightly.timer
-[Unit]
-Description=sweeps: run the nightly sweeps at {hour:02d}:{minute:02d}
-
-[Timer]
-OnCalendar=*-*-* {hour:02d}:{minute:02d}:00
-Persistent=true
-
-[Install]
-WantedBy=timers.target""")
-    return EXIT_OK
-
-
-def _nightly_options(args: argparse.Namespace) -> list[str]:
-    """The options the scheduled ``nightly`` runs with: the ones given, else the environment's.
-
-    Raises:
-        ConfigError: a file or directory named does not exist (a scheduled run would fail at night).
-    """
-    import os
-
-    from sweeps.tracking.stores import absolute
-
-    options = []
-    for flag, value, env in (
-        ("--schedule", args.schedule, None),
-        ("--data-dir", args.data_dir, "SWEEPS_DATA_DIR"),
-        ("--tracking-uri", args.tracking_uri, "MLFLOW_TRACKING_URI"),
-        ("--storage", args.storage, "SWEEPS_STORAGE"),
-    ):
-        value = value or (os.environ.get(env) if env else None)
-        if not value:
-            continue
-        if flag in ("--schedule", "--data-dir"):
-            path = Path(value).resolve()
-            if not (path.is_dir() if flag == "--data-dir" else path.is_file()):
-                kind = "a directory" if flag == "--data-dir" else "a file"
-                raise ConfigError(f"{flag} {value}: not {kind}; the scheduled run could not read it")
-            value = str(path)
-        options += [flag, absolute(str(value))]
-    return options
-
-
 def cmd_history(args: argparse.Namespace) -> int:
     """List a sweep's nightly results over time: date, best value, best configuration, change."""
     from sweeps.reporting import nightly
@@ -236,12 +155,3 @@ def _date(text: str | None) -> dt.date:
         return dt.date.fromisoformat(text) if text else dt.date.today()
     except ValueError:
         raise ConfigError(f"--date {text}: expected YYYY-MM-DD") from None
-
-
-def _time(text: str) -> tuple[int, int]:
-    """``H:MM`` or ``HH:MM`` as (hour, minute)."""
-    hour, sep, minute = text.strip().partition(":")
-    digits = sep and hour.isdigit() and minute.isdigit() and len(hour) <= 2 and len(minute) == 2
-    if digits and int(hour) < 24 and int(minute) < 60:
-        return int(hour), int(minute)
-    raise ConfigError(f"--at {text}: expected H:MM or HH:MM on a 24-hour clock, e.g. {NIGHTLY_TIME}")

@@ -150,7 +150,7 @@ def test_schedule_embeds_where_the_nightly_reads_and_writes(
     workdir: Path, imdb_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cron passes no environment on: the data, schedule and stores must be in the command itself."""
-    (workdir / "my schedule.yaml").write_text("sweeps: []\n")
+    (workdir / "my schedule.yaml").write_text("sweeps:\n  imdb_depth: {trials: 3, threshold: 0.01}\n")
     stores = ["--tracking-uri", "http://tracker:5000", "--storage", "sqlite:///mlruns/o.db"]
     assert (
         main(["schedule", "--cron", "--at", "3:05", "--schedule", "my schedule.yaml", "--data-dir", str(imdb_dir), *stores]) == 0
@@ -191,3 +191,11 @@ def test_history_without_nights_says_whether_the_sweep_is_scheduled(workdir: Pat
     assert capsys.readouterr().err.strip() == (
         f"error: 'imdb_width' has no nightly runs and is not in the schedule {schedule}; add it there and run `sweeps nightly`"
     )
+
+
+def test_schedule_refuses_a_schedule_that_would_fail_every_night(workdir: Path, capsys) -> None:
+    (workdir / "search_spaces").mkdir()
+    (workdir / "search_spaces" / "nightly.yaml").write_text("sweeps:\n  imdb_dept: {trials: 3, threshold: 0.01}\n")
+    assert main(["schedule", "--cron"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: the schedule's imdb_dept: unknown sweep 'imdb_dept' (did you mean imdb_depth?)")
