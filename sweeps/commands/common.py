@@ -31,7 +31,7 @@ def add_store_options(parser: argparse.ArgumentParser, reads_studies: bool = Tru
     )
     parser.add_argument(
         "--connect-timeout",
-        type=float,
+        type=positive_seconds,
         default=CONNECT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long a store's server gets to answer (default {CONNECT_TIMEOUT:g})",
@@ -55,6 +55,17 @@ def port_number(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """A number of seconds > 0 (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:  # (nan too)
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text[:40]!r}")
+    return value
+
+
 def existing_directory(text: str) -> Path:
     """A directory that exists (an argparse type)."""
     path = Path(text)
@@ -68,11 +79,14 @@ def check_readable(args: argparse.Namespace, reads_studies: bool = True) -> None
     local sqlite store that does not exist yet is the command's own business).
 
     Raises:
+        ConfigError: a URL of a kind its store cannot open.
         StoreError: the server does not answer.
     """
+    from sweeps.tracking.schemes import check_store_urls
     from sweeps.tracking.stores import Stores, mask, sqlite_path, unreachable
 
     stores = Stores.resolve(args.tracking_uri, args.storage)
+    check_store_urls(stores.tracking_uri, stores.storage if reads_studies else None)
     named = [("--tracking-uri", stores.tracking_uri), *([("--storage", stores.storage)] if reads_studies else [])]
     for option, url in named:
         problem = None if sqlite_path(url) is not None else unreachable(url, args.connect_timeout)

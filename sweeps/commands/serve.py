@@ -91,8 +91,10 @@ def cmd_server(args: argparse.Namespace) -> int:
     """
     from sweeps.commands.services import serve_until_stopped, start, url_host
     from sweeps.commands.team import services, systemd_unit, worker_options
+    from sweeps.tracking.schemes import DATABASES, check_scheme
 
     backend = args.backend_store_uri or f"sqlite:///{(STORE_ROOT / TRACKING_FILE).absolute()}"
+    check_scheme("--backend-store-uri", backend, DATABASES)
     destination = args.artifacts_destination or str(SERVER_ARTIFACTS.absolute())
     if args.optuna_proxy and (not args.storage or args.storage.startswith("grpc://")):
         raise ConfigError("--optuna-proxy: name the study database it fronts with --storage postgresql://... (or sqlite:///...)")

@@ -8,6 +8,7 @@ consumer processes; signalling the group reaches every one of them.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweeps.errors import ServiceError
+from sweeps.errors import ConfigError, ServiceError
 
 STOP_GRACE = 4.0  # seconds a stopped server gets to exit before it is killed (well inside the 10 s promised)
 # MLflow's UI and tracking server as web processes only: the job runner (GenAI evaluation jobs,
@@ -40,12 +41,15 @@ class Service:
 
 
 def check_port_free(service: Service) -> None:
-    """Raise ``ServiceError`` (one line) when the port is taken."""
+    """Raise ``ServiceError`` (one line) when the port is taken, ``ConfigError`` when the host is
+    not one of this machine's addresses."""
     with socket.socket(socket.AF_INET6 if ":" in service.host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: a closed port's TIME_WAIT is no use
         try:
             probe.bind((service.host, service.port))
         except OSError as error:
+            if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:  # the host, not the port
+                raise ConfigError(f"--host {service.host}: not an address of this machine ({error.strerror})") from None
             raise ServiceError(
                 f"{service.name}: port {service.port} on {service.host} is in use ({error.strerror}); choose another with --port"
             ) from None

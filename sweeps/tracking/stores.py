@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from sweeps.defaults import STORE_ROOT, STUDY_FILE, TRACKING_FILE, UI_PORT
 from sweeps.errors import ConfigError, StoreError
 from sweeps.faults import crash_point
+from sweeps.tracking.schemes import check_store_urls
 
 T = TypeVar("T")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
@@ -42,12 +43,9 @@ class Stores:
     @classmethod
     def resolve(cls, tracking_uri: str | None = None, storage: str | None = None, root: Path = STORE_ROOT) -> Stores:
         """Apply the precedence: option, then environment (``MLFLOW_TRACKING_URI``), then ``mlruns/``."""
-        return cls(
-            tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / TRACKING_FILE}",
-            storage=storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / STUDY_FILE}",
-            cache_dir=root / "cache",
-            tuner_dir=_tuner_dir(storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / STUDY_FILE}", root),
-        )
+        storage = storage or os.environ.get("SWEEPS_STORAGE") or f"sqlite:///{root / STUDY_FILE}"
+        tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / TRACKING_FILE}"
+        return cls(tracking_uri, storage, cache_dir=root / "cache", tuner_dir=_tuner_dir(storage, root))
 
     @property
     def earlier_tuner_dir(self) -> Path | None:
@@ -65,10 +63,11 @@ class Stores:
         """Refuse stores that cannot work, before anything is written to either.
 
         Raises:
-            ConfigError: both are the same sqlite file (each would write the other's tables).
+            ConfigError: a URL of a kind its store cannot open, or both are the same sqlite file.
             StoreError: a store's server does not answer within ``timeout`` seconds, or a local
                 store's directory cannot be written.
         """
+        check_store_urls(self.tracking_uri, self.storage)
         tracking, storage = sqlite_path(self.tracking_uri), sqlite_path(self.storage)
         if tracking is not None and storage is not None and tracking.resolve() == storage.resolve():
             raise ConfigError(f"--tracking-uri and --storage are the same file {tracking}: MLflow and Optuna each need their own")

@@ -47,8 +47,12 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
             ["--storage", "sqlite:///x.db", "init", "x"],
             "error: unrecognized arguments: --storage=sqlite:///x.db; see `sweeps init --help`",
         ),
+        (
+            ["report", "x", "--connect-timeout", "-1"],
+            "error: argument --connect-timeout: must be a number of seconds > 0, got '-1'; see `sweeps report --help`",
+        ),
     ],
-    ids=["abbreviation", "near-miss", "port-range", "port-text", "directory", "option-before-a-command-without-it"],
+    ids=["abbreviation", "near-miss", "port-range", "port-text", "directory", "option-before-a-command-without-it", "timeout"],
 )
 def test_usage_errors_name_what_is_wrong(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert usage_error(argv, capsys) == line
@@ -102,3 +106,26 @@ def test_init_refuses_the_names_of_commands_and_of_the_schedule(name: str, workd
     assert main(["init", name]) == 2
     assert f"error: init {name}: {name} is " in capsys.readouterr().err
     assert not (workdir / "search_spaces").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["report", "x", "--tracking-uri", "foo://bar"],
+            "error: --tracking-uri foo://bar: foo:// is not a store it can open; use sqlite:///mlruns/mlflow.db, postgresql://...",
+        ),
+        (["imdb_depth", "--tracking-uri", "mlruns"], "error: --tracking-uri mlruns: a path, not a URL; use sqlite:///"),
+        (["imdb_depth", "--storage", "http://x:5000"], "error: --storage http://x:5000: http:// is not a store it can open"),
+        (["server", "--backend-store-uri", "runs/"], "error: --backend-store-uri runs/: a path, not a URL; use sqlite:///"),
+        (["ui", "--host", "999.1.1.1", "--port", "5999"], "error: --host 999.1.1.1: not an address of this machine"),
+    ],
+    ids=["scheme", "path", "storage-scheme", "server-backend", "host"],
+)
+def test_a_store_or_host_of_the_wrong_kind_is_one_line_before_anything_is_loaded(
+    argv: list[str], line: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(line) and len(err.strip().splitlines()) == 1 and "data:" not in err
+    assert not (workdir / "mlruns").exists()  # nothing written
