@@ -289,3 +289,5 @@ def test_the_quick_start_ends_with_its_answer_and_its_significance(tmp_path: Pat
     assert re.search(r"(?m)^layers  1      1       5  0\.\d{4}  0\.\d{4} ± 0\.\d{4}", out), out
     sentences = r"(?m)^layers=\d vs \d: [+-]\d+\.\d pt val_accuracy, p=\d\.\d+, (?:not )?significant at 0\.05 \(n=5 each\)$"
     assert len(re.findall(sentences, out)) == 2, out  # the best depth against each other one
+    again = sweeps_here("imdb_depth", "--epochs", "2", "--data-dir", str(imdb_dir), cwd=tmp_path)
+    assert "nothing to run" in again.stdout and len(re.findall(sentences, again.stdout)) == 2  # the answer, again
