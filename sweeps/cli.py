@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -31,6 +30,7 @@ from sweeps.errors import (
     SweepAborted,
     first_line,
 )
+from sweeps.runner.signals import install_interrupt_handlers, interrupt_heard
 
 MAX_LINE = 600  # characters of an error line
 
@@ -49,13 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ banners say nothing useful here
-    signal.signal(signal.SIGTERM, _interrupt)
+    install_interrupt_handlers()
     try:
         return args.handler(args)
     except BrokenPipeError:  # `sweeps list | head`: the reader left, nothing went wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt as stop:
+        interrupt_heard()
         if args.debug:
             raise
         what = stop.what if isinstance(stop, Interrupted) else "no trial was running"
@@ -82,10 +83,6 @@ def _line(error: Exception) -> str:
     text = mask(first_line(error, with_type=not known))
     text = text if len(text) <= MAX_LINE else text[: MAX_LINE - 3] + "..."
     return f"error: {text}" if known else f"error: {text} (run again with --debug for the traceback)"
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM closes runs exactly as Ctrl-C does
 
 
 def command_first(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

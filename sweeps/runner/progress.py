@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from sweeps.defaults import PROGRESS_LINE_SECONDS
 from sweeps.engines.base import TrialRecord, TrialState, best_record
+from sweeps.runner.signals import raise_if_interrupted
 from sweeps.spec.objective import Objective
 
 log = logging.getLogger("sweeps.progress")  # the invocation's log file, when there is one
@@ -46,6 +47,7 @@ class Progress:
 
         class _EpochProgress(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+                raise_if_interrupted()  # a Ctrl-C a finalizer swallowed stops the trial here
                 value = (logs or {}).get(progress.metric)
                 shown = f" {progress.metric}={value:.4f}" if value is not None else ""
                 progress._show(f"{label} epoch {epoch + 1}/{epochs}{shown}")

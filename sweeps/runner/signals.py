@@ -7,6 +7,39 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
+
+_asked = threading.Event()  # a Ctrl-C (or SIGTERM) that has not reached the sweep's own handling yet
+
+
+def install_interrupt_handlers() -> None:
+    """Ctrl-C and SIGTERM raise ``KeyboardInterrupt`` (SIGTERM closes runs exactly as Ctrl-C
+    does), and are remembered until the sweep has heard them (``raise_if_interrupted``). A
+    Ctrl-C that this process ignores (a background job) stays ignored."""
+    _asked.clear()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    _asked.set()
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` again for an interrupt that was asked for but never arrived:
+    one raised while Python ran a finalizer (a garbage-collected object's cleanup, such as
+    SQLAlchemy's) is printed as "Exception ignored" and dropped, and the sweep would go on.
+    Called at safe points (each epoch's end); ``interrupt_heard`` says it arrived."""
+    if _asked.is_set():
+        _asked.clear()
+        raise KeyboardInterrupt
+
+
+def interrupt_heard() -> None:
+    """The interrupt reached the sweep's handling: nothing is left to raise again."""
+    _asked.clear()
 
 
 @contextmanager

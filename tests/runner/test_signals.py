@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sweeps.runner.signals import interruptible_children, shielded
+from sweeps.runner.progress import Progress
+from sweeps.runner.signals import install_interrupt_handlers, interrupt_heard, interruptible_children, shielded
 
 
 @pytest.fixture
@@ -66,3 +67,30 @@ def test_children_started_where_ctrl_c_is_ignored_can_still_be_sent_it(tmp_path)
         signal.signal(signal.SIGINT, before)
     assert plain.strip() == "False"  # a plain child inherits the ignoring: the reason for the block
     assert started.strip() == "True"
+
+
+class _Finalized:
+    """An object whose cleanup is interrupted: Python prints what it raised there and drops it."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_a_ctrl_c_that_a_finalizer_swallowed_stops_the_trial_at_its_next_epoch(
+    terminal: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dropped: list[type] = []  # what Python prints as "Exception ignored in ..." and goes on
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: dropped.append(unraisable.exc_type))
+    before = signal.getsignal(signal.SIGTERM)
+    install_interrupt_handlers()
+    try:
+        _Finalized()  # collected at once: its KeyboardInterrupt goes no further than the cleanup
+        assert dropped == [KeyboardInterrupt]  # (as in SQLAlchemy's InstanceState._cleanup, mid-sweep)
+        epoch_end = Progress("s", 1, "val_accuracy", None, bar=False).epoch_callback("trial 0", 3)
+        with pytest.raises(KeyboardInterrupt):
+            epoch_end.on_epoch_end(0, {"val_accuracy": 0.5})
+        epoch_end.on_epoch_end(1, {"val_accuracy": 0.5})  # raised once, not at every epoch after it
+    finally:
+        interrupt_heard()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, before)
