@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sweeps.engines.base import Coordination, Engine, TrialRecord, TrialState, worker_alive
-from sweeps.runner.parent import CLOSED_WHOLE, ParentRun
+from sweeps.logs import say
+from sweeps.reporting.report import Report
+from sweeps.runner.parent import CLOSED_WHOLE, ParentRun, study_records
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.tracker import FINISHED, KILLED, RUNNING, Tracker
 
@@ -76,6 +78,16 @@ def finish_partial_parent(
         return False
     ParentRun(tracker, run_id, spec).close(study, records, table, FINISHED, engine.optuna_study)
     return True
+
+
+def answer_of_finished_study(
+    tracker: Tracker, engine: Engine, spec: SweepSpec, study: str, records: list[TrialRecord], table: str
+) -> Report | None:
+    """A study with nothing left to run: its parent run written whole if a crash stopped that
+    half-way (said so), and its comparison read back from MLflow, to be printed again."""
+    if finish_partial_parent(tracker, engine, spec, study, records, table):
+        say("  note: the study's parent run was stopped while its dashboard was written; it is written whole now")
+    return study_records(tracker, spec.name, study, list(spec.params)).comparison()
 
 
 def join_or_start_parent(tracker: Tracker, engine: Coordination, start: Callable[[], str]) -> tuple[str, bool]:

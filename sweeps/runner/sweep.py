@@ -29,9 +29,9 @@ from sweeps.logs import say
 from sweeps.reporting.report import Report
 from sweeps.reporting.tables import trials_table
 from sweeps.runner.context import SweepContext
-from sweeps.runner.parent import ModelKeeper, ParentRun, study_records
+from sweeps.runner.parent import ModelKeeper, ParentRun
 from sweeps.runner.progress import Progress
-from sweeps.runner.recovery import close_dead_parent, close_orphaned_runs, finish_partial_parent, join_or_start_parent
+from sweeps.runner.recovery import answer_of_finished_study, close_dead_parent, close_orphaned_runs, join_or_start_parent
 from sweeps.runner.signals import shielded
 from sweeps.runner.trial import TrialRunner
 from sweeps.spec.sweep import SweepSpec
@@ -116,10 +116,8 @@ def run_sweep(spec: SweepSpec, options: RunOptions) -> SweepResult:
         closed += 1
     if closed:
         say(f"  note: closed {closed} run(s) left RUNNING by a process that died")
-    if engine.remaining() == 0:
-        if finish_partial_parent(tracker, engine, spec, name, result.records, result.table(markdown=True)):
-            say("  note: the study's parent run was stopped while its dashboard was written; it is written whole now")
-        result.comparison = study_records(tracker, spec.name, name, list(spec.params)).comparison()  # the answer, again
+    if engine.remaining() == 0:  # nothing to run: the answer again (and a parent a crash left half-written, whole)
+        result.comparison = answer_of_finished_study(tracker, engine, spec, name, result.records, result.table(markdown=True))
         return result
     warning = local_artifacts_warning(tracker.tracking_uri, tracker.artifact_location())
     if warning and not options.worker:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from sweeps.defaults import STORE_ROOT, STUDY_FILE, TRACKING_FILE
 from sweeps.errors import ConfigError
 
 #: SQLAlchemy's database families (``postgresql+psycopg://`` is ``postgresql``).
@@ -13,9 +14,9 @@ DATABASES = ("sqlite", "postgresql", "postgres", "mysql", "mssql", "oracle")
 TRACKING = (*DATABASES, "http", "https", "databricks")  # MLflow's file store is deprecated: not offered
 STORAGE = (*DATABASES, "grpc")
 _EXAMPLES = {
-    "--tracking-uri": "sqlite:///mlruns/mlflow.db, postgresql://..., or a tracking server's http(s)://HOST:PORT",
-    "--storage": "sqlite:///mlruns/optuna.db, postgresql://..., or grpc://HOST:PORT of `sweeps server --optuna-proxy`",
-    "--backend-store-uri": "sqlite:///mlruns/mlflow.db or postgresql://HOST/mlflow",
+    "--tracking-uri": f"sqlite:///{STORE_ROOT / TRACKING_FILE}, postgresql://..., or a tracking server's http(s)://HOST:PORT",
+    "--storage": f"sqlite:///{STORE_ROOT / STUDY_FILE}, postgresql://..., or grpc://HOST:PORT of `sweeps server --optuna-proxy`",
+    "--backend-store-uri": f"sqlite:///{STORE_ROOT / TRACKING_FILE} or postgresql://HOST/mlflow",
 }
 
 
@@ -25,12 +26,10 @@ def check_scheme(option: str, url: str, allowed: tuple[str, ...]) -> None:
     Raises:
         ConfigError: the scheme is missing (a path) or not one the store can open.
     """
-    from sweeps.tracking.stores import mask
-
     scheme = urlsplit(url).scheme.split("+")[0].lower()
-    if scheme not in allowed:
+    if scheme not in allowed:  # (the command line masks a password in the URL when it says this)
         what = "a path, not a URL" if not scheme else f"{scheme}:// is not a store it can open"
-        raise ConfigError(f"{option} {mask(url)[:200]}: {what}; use {_EXAMPLES[option]}")
+        raise ConfigError(f"{option} {url[:200]}: {what}; use {_EXAMPLES[option]}")
 
 
 def check_store_urls(tracking_uri: str | None = None, storage: str | None = None) -> None:
