@@ -13,6 +13,16 @@ from sweeps.cli import main
 from tests.support import REPO, mlflow_runs
 
 
+def one_fit_spaces(directory: Path) -> Path:
+    """The built-in sweeps with one fit per configuration (their ``repeats`` left out): these
+    tests are of nights, not of seeds."""
+    spaces = directory / "one_fit_spaces"
+    spaces.mkdir(exist_ok=True)
+    for path in (REPO / "search_spaces").glob("*.yaml"):
+        (spaces / path.name).write_text(re.sub(r"(?m)^repeats: .*\n", "", path.read_text()))
+    return spaces
+
+
 def schedule(workdir: Path, **overrides) -> Path:
     path = workdir / "nightly.yaml"
     path.write_text(
@@ -32,7 +42,7 @@ def night(workdir: Path, imdb_dir: Path, date: str, capsys, **overrides) -> tupl
             "--data-dir",
             str(imdb_dir),
             "--spaces",
-            str(REPO / "search_spaces"),
+            str(one_fit_spaces(workdir)),
         ]
     )
     return code, capsys.readouterr().out
@@ -86,7 +96,8 @@ def test_one_failing_sweep_does_not_stop_the_others(workdir: Path, imdb_dir: Pat
         "imdb_depth": {"trials": 1, "threshold": 0.01, "set": {"epochs": 1}},
     }
     (workdir / "nightly.yaml").write_text(yaml.safe_dump({"sweeps": entries}))
-    code = main(["nightly", "--date", "2026-11-20", "--schedule", str(workdir / "nightly.yaml"), *data_and_spaces(imdb_dir)])
+    schedule_file = str(workdir / "nightly.yaml")
+    code = main(["nightly", "--date", "2026-11-20", "--schedule", schedule_file, *data_and_spaces(imdb_dir, workdir)])
     out = capsys.readouterr().out
     assert code == 1
     assert "**1 sweep(s) failed: boston_kfold**" in out and "No sweep regressed" not in out
@@ -98,8 +109,8 @@ def test_one_failing_sweep_does_not_stop_the_others(workdir: Path, imdb_dir: Pat
     assert night.startswith("2026-11-20") and "FAILED: " in night and "boston_housing.npz" in night
 
 
-def data_and_spaces(imdb_dir: Path) -> list[str]:
-    return ["--data-dir", str(imdb_dir), "--spaces", str(REPO / "search_spaces")]
+def data_and_spaces(imdb_dir: Path, workdir: Path) -> list[str]:
+    return ["--data-dir", str(imdb_dir), "--spaces", str(one_fit_spaces(workdir))]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +137,7 @@ def test_a_bad_schedule_is_one_line_before_any_night_runs(
 ) -> None:
     path = workdir / "nightly.yaml"
     path.write_bytes(schedule_text if isinstance(schedule_text, bytes) else schedule_text.encode())
-    assert main(["nightly", "--date", "2026-11-20", "--schedule", str(path), *data_and_spaces(imdb_dir)]) == 2
+    assert main(["nightly", "--date", "2026-11-20", "--schedule", str(path), *data_and_spaces(imdb_dir, workdir)]) == 2
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert re.search(rule, line), line

@@ -48,7 +48,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.mark.parametrize("path", SPACES, ids=[p.stem for p in SPACES])
 def test_sweep_runs_one_tiny_trial(path: Path, data_dir: Path, project: Path) -> None:
-    spec = load_spec(path, {"epochs": 1, "batch_size": 32}, trials=1)
+    spec = load_spec(path, {"epochs": 1, "batch_size": 32}, trials=1, repeats=1)  # one fit: replicates are test_fused's
     stores = Stores.resolve(root=project / "mlruns")
     result = run_sweep(spec, RunOptions(stores, DataOptions(data_dir, stores.cache_dir)))
     (record,) = result.records
