@@ -14,6 +14,14 @@ from sweeps.logs import native_stderr_silenced
 from sweeps.spec.yaml_file import parse
 
 
+def add_command(commands: Any, common: argparse.ArgumentParser, name: str, handler: Any) -> argparse.ArgumentParser:
+    """The parser of the command ``name``, run by ``handler``: its one-line help is the first line
+    of the handler's docstring, its ``--help`` the whole docstring, and it takes ``common``'s options."""
+    parser = commands.add_parser(name, parents=[common], help=handler.__doc__.splitlines()[0], description=handler.__doc__)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def add_store_options(parser: argparse.ArgumentParser, reads_studies: bool = True, artifacts: bool = False) -> None:
     """``--tracking-uri``, ``--storage``, ``--connect-timeout`` (and ``--artifact-location``): where
     the records are. Every command that reads a store takes all three, so one set of store options

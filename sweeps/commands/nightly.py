@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.commands.common import (
+    add_command,
     add_data_dir_option,
     add_project_options,
     add_store_options,
@@ -23,9 +24,7 @@ from sweeps.logs import library_logs_to, say
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``nightly`` and ``history`` to the command line."""
-    night = commands.add_parser(
-        "nightly", parents=[common], help=cmd_nightly.__doc__.splitlines()[0], description=cmd_nightly.__doc__
-    )
+    night = add_command(commands, common, "nightly", cmd_nightly)
     night.add_argument("--date", help="the night to run, YYYY-MM-DD (default: today)")
     night.add_argument(
         "--schedule", type=Path, help=f"schedule file (default: the project's {SCHEDULE_FILE}, else the built-in one)"
@@ -33,13 +32,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_data_dir_option(night)
     add_store_options(night, artifacts=True)
     add_project_options(night)
-    night.set_defaults(handler=cmd_nightly)
 
-    history = commands.add_parser("history", parents=[common], help=cmd_history.__doc__, description=cmd_history.__doc__)
+    history = add_command(commands, common, "history", cmd_history)
     history.add_argument("name", help="a sweep listed in the nightly schedule")
     add_store_options(history, reads_studies=False)
     add_project_options(history)
-    history.set_defaults(handler=cmd_history)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.commands import COMMANDS
-from sweeps.commands.common import add_data_dir_option, add_project_options, data_options, import_tensorflow, parse_overrides
+from sweeps.commands.common import (
+    add_command,
+    add_data_dir_option,
+    add_project_options,
+    data_options,
+    import_tensorflow,
+    parse_overrides,
+)
 from sweeps.defaults import SCHEDULE_FILE
 from sweeps.errors import EXIT_OK, EXIT_USAGE, ConfigError
 
@@ -20,14 +27,11 @@ PLACEHOLDER = "__NAME__"
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``init`` and ``check`` to the command line."""
-    init = commands.add_parser("init", parents=[common], help=cmd_init.__doc__.splitlines()[0], description=cmd_init.__doc__)
+    init = add_command(commands, common, "init", cmd_init)
     init.add_argument("name", help="the new sweep's name (letters, digits and _; it also names the pipeline)")
     add_project_options(init, existing=False)
-    init.set_defaults(handler=cmd_init)
 
-    validate = commands.add_parser(
-        "validate", parents=[common], help=cmd_validate.__doc__.splitlines()[0], description=cmd_validate.__doc__
-    )
+    validate = add_command(commands, common, "validate", cmd_validate)
     validate.add_argument(
         "names",
         nargs="*",
@@ -35,14 +39,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="sweeps or .yaml files (default: every sweep and the schedule)",
     )
     add_project_options(validate)
-    validate.set_defaults(handler=cmd_validate)
 
-    check = commands.add_parser("check", parents=[common], help=cmd_check.__doc__.splitlines()[0], description=cmd_check.__doc__)
+    check = add_command(commands, common, "check", cmd_check)
     check.add_argument("name", help="a sweep's name or the path of its .yaml file")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="as for run")
     add_data_dir_option(check)
     add_project_options(check)
-    check.set_defaults(handler=cmd_check)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

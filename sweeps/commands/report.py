@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeps.commands.common import add_project_options, add_store_options, check_readable
+from sweeps.commands.common import add_command, add_project_options, add_store_options, check_readable
 from sweeps.errors import EXIT_OK, ConfigError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``report`` to the command line."""
-    report = commands.add_parser("report", parents=[common], help=cmd_report.__doc__, description=cmd_report.__doc__)
+    report = add_command(commands, common, "report", cmd_report)
     report.add_argument("names", nargs="+", metavar="NAME", help="one sweep, or several sharing a parameter")
     report.add_argument("--by", nargs="+", metavar="PARAM", help="parameters to group by (default: those the sweep varied)")
     report.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
@@ -24,7 +24,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     report.add_argument("--plots", metavar="DIR", help="also write comparison plots into DIR")
     add_store_options(report)
     add_project_options(report)
-    report.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from sweeps.commands.common import (
+    add_command,
     add_data_dir_option,
     add_project_options,
     add_store_options,
@@ -24,7 +25,7 @@ from sweeps.logs import NOTES, library_logs_to, say
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``run`` and ``list`` to the command line."""
-    run = commands.add_parser("run", parents=[common], help=cmd_run.__doc__, description=cmd_run.__doc__)
+    run = add_command(commands, common, "run", cmd_run)
     run.add_argument("name", help="a sweep's name (see `sweeps list`) or the path of its .yaml file")
     run.add_argument("--trials", type=int, help="the study's trial budget (default: the file's `trials`)")
     run.add_argument("--epochs", type=int, help="override the fixed epochs (for quick runs)")
@@ -57,11 +58,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --jobs
     run.add_argument("--threads", type=int, help=argparse.SUPPRESS)  # TensorFlow threads of a --jobs worker
-    run.set_defaults(handler=cmd_run)
 
-    listing = commands.add_parser("list", parents=[common], help=cmd_list.__doc__, description=cmd_list.__doc__)
+    listing = add_command(commands, common, "list", cmd_list)
     add_project_options(listing)
-    listing.set_defaults(handler=cmd_list)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sweeps.commands.common import add_command
 from sweeps.commands.nightly import scheduled_spec
 from sweeps.defaults import NIGHTLY_TIME
 from sweeps.errors import EXIT_OK, ConfigError
@@ -15,7 +16,7 @@ from sweeps.errors import EXIT_OK, ConfigError
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``schedule`` to the command line."""
-    schedule = commands.add_parser("schedule", parents=[common], help=cmd_schedule.__doc__, description=cmd_schedule.__doc__)
+    schedule = add_command(commands, common, "schedule", cmd_schedule)
     kind = schedule.add_mutually_exclusive_group(required=True)
     kind.add_argument("--cron", action="store_true", help="a crontab line")
     kind.add_argument("--systemd", action="store_true", help="a systemd service and timer")
@@ -24,7 +25,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     schedule.add_argument("--data-dir", type=Path, help="the data directory the nightly run reads (env SWEEPS_DATA_DIR)")
     schedule.add_argument("--tracking-uri", help="the MLflow store the nightly run writes to (env MLFLOW_TRACKING_URI)")
     schedule.add_argument("--storage", help="the Optuna storage the nightly run writes to (env SWEEPS_STORAGE)")
-    schedule.set_defaults(handler=cmd_schedule, project=None, spaces=None)  # the sweeps of this directory
+    schedule.set_defaults(project=None, spaces=None)  # the sweeps of this directory
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

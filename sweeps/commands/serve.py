@@ -9,23 +9,20 @@ import os
 import sys
 from typing import Any
 
-from sweeps.commands.common import add_store_options, check_readable, port_number
+from sweeps.commands.common import add_command, add_store_options, check_readable, port_number
 from sweeps.defaults import PROXY_PORT, SERVER_ARTIFACTS, SERVER_WORKERS, STORE_ROOT, TRACKING_FILE, UI_HOST, UI_PORT
 from sweeps.errors import EXIT_OK, ConfigError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``ui`` and ``server`` to the command line."""
-    ui = commands.add_parser("ui", parents=[common], help=cmd_ui.__doc__.splitlines()[0], description=cmd_ui.__doc__)
+    ui = add_command(commands, common, "ui", cmd_ui)
     ui.add_argument("name", nargs="?", help="a sweep whose trials to open (default: the list of experiments)")
     ui.add_argument("--port", type=port_number, default=UI_PORT, help=f"the UI's port (default {UI_PORT})")
     ui.add_argument("--host", default=UI_HOST, help="address to listen on (default: this machine only)")
     add_store_options(ui, reads_studies=False)
-    ui.set_defaults(handler=cmd_ui)
 
-    server = commands.add_parser(
-        "server", parents=[common], help=cmd_server.__doc__.splitlines()[0], description=cmd_server.__doc__
-    )
+    server = add_command(commands, common, "server", cmd_server)
     server.add_argument(
         "--backend-store-uri",
         default=os.environ.get("SWEEPS_BACKEND_STORE_URI"),
@@ -50,7 +47,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     server.add_argument("--storage", default=os.environ.get("SWEEPS_STORAGE"), help="the study database the proxy fronts")
     server.add_argument("--proxy-port", type=port_number, default=PROXY_PORT, help=f"the proxy's port (default {PROXY_PORT})")
     server.add_argument("--systemd", action="store_true", help="print a systemd unit that runs this server, and exit")
-    server.set_defaults(handler=cmd_server)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

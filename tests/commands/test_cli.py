@@ -228,6 +228,7 @@ def test_ctrl_c_when_no_trial_was_running_says_so(monkeypatch: pytest.MonkeyPatc
     from sweeps.commands import run
 
     def interrupted(args):
+        """A run interrupted when no trial is running."""
         raise KeyboardInterrupt  # e.g. while the finished study's records are written
 
     monkeypatch.setattr(run, "cmd_run", interrupted)
