@@ -9,7 +9,6 @@ that cannot be reached, a sweep stopped by failures); 3 a nightly regression; 13
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from sweeps.errors import (
     SweepAborted,
     first_line,
 )
+from sweeps.formatting import near_miss
 from sweeps.runner.signals import install_interrupt_handlers, interrupt_heard
 
 MAX_LINE = 600  # characters of an error line
@@ -131,9 +131,9 @@ def _closest_option(unknown: Sequence[str], command: argparse.ArgumentParser) ->
     """`` (did you mean --epochs?)`` for the first unknown option that is near one the command takes."""
     known = [flag for action in command._actions for flag in action.option_strings if action.help != argparse.SUPPRESS]
     for item in unknown:
-        close = difflib.get_close_matches(item.split("=")[0], known, n=1, cutoff=0.75) if item.startswith("--") else []
+        close = near_miss(item.split("=")[0], known, cutoff=0.75) if item.startswith("--") else None
         if close:
-            return f" (did you mean {close[0]}?)"
+            return f" (did you mean {close}?)"
     return ""
 
 

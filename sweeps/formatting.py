@@ -1,10 +1,12 @@
-"""How values are shown to people: a hyperparameter's value, a text's headline. What the
-stores keep is never formatted here: they keep the exact value."""
+"""How values are shown to people: a hyperparameter's value, a text's headline, the name a near
+miss meant. What the stores keep is never formatted here: they keep the exact value."""
 
 from __future__ import annotations
 
+import difflib
 import math
 import shutil
+from collections.abc import Iterable
 
 _ELLIPSIS = "..."
 
@@ -31,3 +33,10 @@ def param_text(value: object) -> str:
     if float(f"{stepped:.6g}") == stepped:
         return repr(stepped)
     return repr(float(f"{value:.4g}"))
+
+
+def near_miss(value: str, allowed: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The one of ``allowed`` that ``value`` most likely meant (``keras-tuner``: ``keras_tuner``),
+    for a "did you mean" hint; ``None`` when none is close."""
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=cutoff)
+    return close[0] if close else None

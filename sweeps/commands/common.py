@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.defaults import CONNECT_TIMEOUT, STORE_ROOT, STUDY_FILE, TRACKING_FILE
-from sweeps.errors import ConfigError, StoreError
+from sweeps.errors import ConfigError
 from sweeps.logs import native_stderr_silenced
 from sweeps.spec.yaml_file import parse
 
@@ -90,16 +90,9 @@ def check_readable(args: argparse.Namespace, reads_studies: bool = True) -> None
         ConfigError: a URL of a kind its store cannot open.
         StoreError: the server does not answer.
     """
-    from sweeps.tracking.schemes import check_store_urls
-    from sweeps.tracking.stores import Stores, mask, sqlite_path, unreachable
+    from sweeps.tracking.stores import Stores
 
-    stores = Stores.resolve(args.tracking_uri, args.storage)
-    check_store_urls(stores.tracking_uri, stores.storage if reads_studies else None)
-    named = [("--tracking-uri", stores.tracking_uri), *([("--storage", stores.storage)] if reads_studies else [])]
-    for option, url in named:
-        problem = None if sqlite_path(url) is not None else unreachable(url, args.connect_timeout)
-        if problem:
-            raise StoreError(f"{option} {mask(url)}: {problem}")
+    Stores.resolve(args.tracking_uri, args.storage).check(args.connect_timeout, reading=True, studies=reads_studies)
 
 
 def add_project_options(parser: argparse.ArgumentParser, existing: bool = True) -> None:

@@ -87,26 +87,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.spec.catalog import catalog, find_sweep, schedule_file
     from sweeps.spec.loading import file_problems
 
-    targets: list[tuple[str, Any]] = []  # (what is checked, how: a function returning its problems)
+    checked: list[tuple[str, list[str]]] = []  # (what was checked, its problems)
     for name in args.names or catalog(args.project, args.spaces):
         try:
             sweep = find_sweep(name, args.project, args.spaces)
         except ConfigError as error:
-            targets.append((name, lambda error=error: [str(error)]))
+            checked.append((name, [str(error)]))
             continue
-        targets.append((f"{sweep.name} ({sweep.origin})", lambda path=sweep.path: file_problems(path, args.project)))
+        checked.append((f"{sweep.name} ({sweep.origin})", file_problems(sweep.path, args.project)))
     if not args.names:
         schedule = schedule_file(args.project, args.spaces)
-        targets.append((f"the schedule {schedule}", lambda: _schedule_problems(schedule, args)))
-    failing = 0
-    for label, problems_of in targets:
-        problems = problems_of()
-        failing += bool(problems)
+        checked.append((f"the schedule {schedule}", _schedule_problems(schedule, args)))
+    for label, problems in checked:
         print(f"{label}: " + (f"{len(problems)} problem(s)" if problems else "ok"))
         for problem in problems:
             print(f"  {problem}")
+    failing = sum(bool(problems) for _, problems in checked)
     if failing:
-        print(f"{failing} of {len(targets)} checked have problems", file=sys.stderr)
+        print(f"{failing} of {len(checked)} checked have problems", file=sys.stderr)
     return EXIT_USAGE if failing else EXIT_OK
 
 

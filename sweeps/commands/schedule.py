@@ -91,11 +91,10 @@ def _nightly_options(args: argparse.Namespace) -> list[str]:
         value = value or (os.environ.get(env) if env else None)
         if not value:
             continue
-        if flag in ("--schedule", "--data-dir"):
+        if flag in ("--schedule", "--data-dir"):  # (the schedule file was read already: it exists)
             path = Path(value).resolve()
-            if not (path.is_dir() if flag == "--data-dir" else path.is_file()):
-                kind = "a directory" if flag == "--data-dir" else "a file"
-                raise ConfigError(f"{flag} {value}: not {kind}; the scheduled run could not read it")
+            if flag == "--data-dir" and not path.is_dir():
+                raise ConfigError(f"{flag} {value}: not a directory; the scheduled run could not read it")
             value = str(path)
         options += [flag, absolute(str(value))]
     return options

@@ -53,11 +53,13 @@ def write_study_plots(records: StudyRecords, directory: Path, optuna_study: Any 
     return written
 
 
-def note(question: str, study: str, records: StudyRecords, counts: Mapping[str, int], plots: Sequence[str], run_id: str) -> str:
-    """The markdown description of a study's parent run (within MLflow's limit on tags)."""
+def note(
+    question: str, study: str, comparison: report.Report | None, counts: Mapping[str, int], plots: Sequence[str], run_id: str
+) -> str:
+    """The markdown description of a study's parent run (within MLflow's limit on tags), from its
+    ``comparison`` (``StudyRecords.comparison``)."""
     heading, body = _question(question)
     lines = [f"### {heading}", ""]
-    comparison = records.comparison()
     if comparison is None:
         lines += ["No COMPLETE trial to compare yet."]
     else:  # the answer first: MLflow shows the first lines of a description, the rest on "Show more"

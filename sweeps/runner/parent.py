@@ -89,8 +89,9 @@ class ParentRun:
                     tracker.log_file(self.run_id, path, "plots")
             crash_point("writing-dashboard")
             names = [path.name for path in written]
-            tracker.set_note(self.run_id, dashboard.note(spec.description, study, records, counts, names, self.run_id))
-            return records.comparison()
+            comparison = records.comparison()
+            tracker.set_note(self.run_id, dashboard.note(spec.description, study, comparison, counts, names, self.run_id))
+            return comparison
         except Exception as error:
             say(f"  warning: the study's dashboard was skipped: {type(error).__name__}: {error}")
             return None

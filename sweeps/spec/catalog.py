@@ -8,7 +8,6 @@ its file directly (``sweeps path/to/sweep.yaml``).
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from importlib.resources import files
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from sweeps.defaults import SCHEDULE_FILE
 from sweeps.errors import ConfigError
+from sweeps.formatting import near_miss
 
 SWEEP_SUFFIXES = (".yaml", ".yml")
 
@@ -93,8 +93,8 @@ def find_sweep(name: str, project: Path | None = None, spaces: Path | None = Non
     known = catalog(project, spaces)
     if name in known:
         return known[name]
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    close = near_miss(name, known)
+    hint = f" (did you mean {close}?)" if close else ""
     raise ConfigError(f"unknown sweep {name[:80]!r}{hint}; available: {', '.join(known) or 'none'} (see `sweeps list`)")
 
 

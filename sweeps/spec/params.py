@@ -3,13 +3,13 @@ against the vocabulary the pipeline declares (``sweeps.spec.hyperparameters``)."
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeps.formatting import near_miss
 from sweeps.spec.hyperparameters import Hyperparameter
 from sweeps.spec.reader import Reader
 
@@ -57,8 +57,8 @@ def checked_value(section: Reader, key: str, declared: Mapping[str, Hyperparamet
 
 def declaration(section: Reader, key: str, declared: Mapping[str, Hyperparameter]) -> Hyperparameter:
     if key not in declared:
-        close = difflib.get_close_matches(key, declared, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(declared))}"
+        close = near_miss(key, declared)
+        hint = f" (did you mean {close!r}?)" if close else f"; known: {', '.join(sorted(declared))}"
         raise section.error(key, f"unknown hyperparameter for this pipeline{hint}")
     return declared[key]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from sweeps.errors import ConfigError, shown
+from sweeps.formatting import near_miss
 
 
 class Reader:
@@ -33,8 +33,8 @@ class Reader:
     def only(self, allowed: tuple[str, ...]) -> None:
         for key in self.data:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
+                close = near_miss(str(key), allowed)
+                hint = f" (did you mean {close!r}?)" if close else f"; allowed: {', '.join(allowed)}"
                 raise self.error(str(key), f"unknown key{hint}")
 
     _MISSING = object()
@@ -59,8 +59,8 @@ class Reader:
         mean ``keras_tuner``?)."""
         value = self.get(key, str, default=default)
         if value not in allowed:
-            close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = near_miss(value, allowed)
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise self.error(key, f"must be one of {', '.join(allowed)}{context}, got {value!r}{hint}")
         return value
 

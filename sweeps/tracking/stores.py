@@ -59,20 +59,22 @@ class Stores:
         """Where worker and nightly logs go."""
         return self.cache_dir.parent / "logs"
 
-    def check(self, timeout: float) -> None:
-        """Refuse stores that cannot work, before anything is written to either.
+    def check(self, timeout: float, reading: bool = False, studies: bool = True) -> None:
+        """Refuse stores that cannot work, before anything is written to either; for a command
+        that is ``reading``, only a server that does not answer (a local sqlite store that does
+        not exist yet is the command's own business), and the study's only if it reads ``studies``.
 
         Raises:
             ConfigError: a URL of a kind its store cannot open, or both are the same sqlite file.
             StoreError: a store's server does not answer within ``timeout`` seconds, or a local
                 store's directory cannot be written.
         """
-        check_store_urls(self.tracking_uri, self.storage)
+        check_store_urls(self.tracking_uri, self.storage if studies else None)
         tracking, storage = sqlite_path(self.tracking_uri), sqlite_path(self.storage)
-        if tracking is not None and storage is not None and tracking.resolve() == storage.resolve():
+        if not reading and tracking is not None and storage is not None and tracking.resolve() == storage.resolve():
             raise ConfigError(f"--tracking-uri and --storage are the same file {tracking}: MLflow and Optuna each need their own")
-        for option, url in (("--tracking-uri", self.tracking_uri), ("--storage", self.storage)):
-            problem = unreachable(url, timeout)
+        for option, url in (("--tracking-uri", self.tracking_uri), *([("--storage", self.storage)] if studies else [])):
+            problem = None if reading and sqlite_path(url) is not None else unreachable(url, timeout)
             if problem:
                 raise StoreError(f"{option} {mask(url)}: {problem}")
 
