@@ -27,6 +27,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **split(101),  # one fold's worth, used only when a sweep does not cross-validate
 }
 OBJECTIVES = {"val_mae": "minimize", "val_loss": "minimize"}
+# Preferred first. JAX: its fused folds step 4-24 copies of a small model (measured: benchmarks/backends.py).
+BACKENDS = ("jax", "tensorflow", "torch")
 
 Raw = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 

@@ -33,6 +33,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **split(5_000),
 }
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# Preferred first. TensorFlow: its convolutions train 1.5x faster there than on JAX on a CPU.
+BACKENDS = ("tensorflow", "jax", "torch")
 
 _BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 

@@ -33,6 +33,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 
 #: Objectives this task can be swept on, with the direction that means better.
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# Preferred first. JAX: fused replicates, and no TensorFlow to start (measured: benchmarks/backends.py).
+BACKENDS = ("jax", "tensorflow", "torch")
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 _VOCABULARY = 88_584  # distinct words in the real dataset, for the generated sample

@@ -29,6 +29,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **split(10_000),
 }
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# Preferred first. JAX: a Dense stack (measured: benchmarks/backends.py).
+BACKENDS = ("jax", "tensorflow", "torch")
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -32,6 +32,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **split(1_000),
 }
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# Preferred first. JAX: a Dense stack (measured: benchmarks/backends.py).
+BACKENDS = ("jax", "tensorflow", "torch")
 
 _VOCABULARY = 30_979  # distinct words in the real dataset, for the generated sample
 

@@ -36,6 +36,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **split(1_000),
 }
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# Preferred first. JAX: its LSTM replicates fuse as fast as on TensorFlow, without starting it (measured: benchmarks/backends.py).
+BACKENDS = ("jax", "tensorflow", "torch")
 
 _TEST_SHARE = 0.2
 _COLUMNS = ("x3", "x2", "state", "x1")  # the order ``windows`` stacks them in

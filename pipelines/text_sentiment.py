@@ -37,6 +37,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     **split(1_000),
 }
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# Preferred first. TensorFlow: TextVectorization needs it anyway, and its LSTM trains 1.4x faster there.
+BACKENDS = ("tensorflow", "jax", "torch")
 
 _TEST_SHARE = 0.2
 

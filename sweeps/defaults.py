@@ -15,6 +15,7 @@ HEARTBEAT_SECONDS = 60  # a running trial's heartbeat; a worker silent for twice
 METRICS_FLUSH_SECONDS = 5  # a training run's per-epoch metrics reach MLflow at most this late
 PROGRESS_LINE_SECONDS = 30  # without a terminal, a long trial says how far it got at most this often
 MAX_CONSECUTIVE_FAILURES = 3  # failed trials in a row that stop a sweep
+FUSE_TRIALS = 8  # trials a worker takes at once and trains as one fused set (JAX): more fuse more, a pruner sees fewer finished
 KEEP_MODELS = "best"  # which trials keep their Keras model in MLflow: the study's best ("best"), or every one ("all")
 HYPERBAND_FACTOR = 3  # keras-tuner's Hyperband: how much each bracket cuts epochs and models by (its own default)
 HYPERBAND_ITERATIONS = 1  # keras-tuner's Hyperband: how many times the whole schedule runs (its own default)

@@ -36,11 +36,19 @@ Optionally ``for_trial(dataset, hp) -> Dataset``, a cheap per-trial view of the 
 callbacks) -> keras.callbacks.History`` for a training loop of its own, which must honour
 ``hp.get("initial_epoch", 0)``.
 
-The several fits of one trial (K folds, N replicate seeds) train fused: each its own compiled
-model, stepped together by one TensorFlow loop, with the results each would have had alone.
-Any Keras model under Keras's own training step fuses (Dense stacks on dense or sparse input,
-LSTMs, convolutions); a pipeline with a ``fit`` of its own, and ``FUSE = False`` (say, for a
-model keeping state outside its weights) train them one after another.
+Optionally ``BACKENDS``, the Keras backends the pipeline trains on, preferred first:
+``("jax", "tensorflow", "torch")`` for Keras code that runs anywhere, ``("tensorflow",)`` for
+code that uses TensorFlow itself. The first is the default where neither ``--backend``,
+``KERAS_BACKEND`` nor the sweep file's ``backend:`` chooses; without ``BACKENDS`` a pipeline
+trains on any backend and defaults to Keras's own, TensorFlow. Import keras inside functions:
+the backend is chosen after the pipeline module loads and before keras starts.
+
+The several fits of one trial (K folds, N replicate seeds) train fused, with the results each
+would have had alone on the same backend: on JAX, copies of one model are stacked and a whole
+epoch of them is one compiled function; on TensorFlow one compiled loop steps each copy's own
+model. Any Keras model under Keras's own training step fuses (Dense stacks on dense or sparse
+input, LSTMs, convolutions); a pipeline with a ``fit`` of its own, and ``FUSE = False`` (say,
+for a model keeping state outside its weights) train them one after another, as PyTorch does.
 
 The contract is checked when the pipeline loads (``sweeps check NAME`` tries it end to end):
 a missing function, a wrong signature or a bad declaration is one line naming the file and the

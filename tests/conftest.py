@@ -14,6 +14,10 @@ from tests import postgres
 from tests.support import Ran, write_all_formats, write_imdb
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The backend this process's keras starts on, and the one its commands choose (before keras is
+# first imported): the built-ins' default unless the environment says otherwise. The tests of
+# fused fits and feeds also run on the other backend (tests/test_backends.py).
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
 @pytest.fixture(scope="session")

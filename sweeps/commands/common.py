@@ -153,6 +153,59 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
     return overrides
 
 
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """``--backend NAME``: the Keras backend to train on."""
+    from sweeps.spec.backend import BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="the Keras backend to train on (default: KERAS_BACKEND, else the sweep file's backend:, "
+        "else the pipeline's preferred one)",
+    )
+
+
+def start_backend(args: argparse.Namespace, specs: Sequence[Any]) -> Any:
+    """Choose the backend ``specs`` train on (one per process: a night's sweeps share it), make it
+    Keras's and start its framework; the choice, for the header.
+
+    Raises:
+        ConfigError: no backend suits every spec's pipeline, or it is not installed.
+    """
+    from sweeps.spec.backend import apply, check, choose
+
+    first = specs[0]
+    choice = choose(args.backend, first.backend, first.pipeline.backends, first.pipeline.name)
+    for spec in specs[1:]:  # the first sweep's choice, where every other pipeline supports it
+        check(choice, spec.pipeline.backends, spec.pipeline.name)
+    apply(choice)
+    import_backend(choice.name, quietly=not args.debug, threads=getattr(args, "threads", None))
+    return choice
+
+
+def import_backend(backend: str, quietly: bool, threads: int | None = None) -> None:
+    """Start the framework of Keras's ``backend`` (chosen already: ``sweeps.spec.backend``), its
+    native start-up banners silenced, with ``threads`` threads if given (before its thread pools
+    start). A Python import error still surfaces.
+
+    TensorFlow is started on every backend only where it is the backend: JAX's fused fits and
+    its feeds need none of it (keras-tuner imports it itself).
+    """
+    if backend == "jax":
+        if threads == 1:  # XLA's CPU client takes no thread count, only "one" (a --jobs worker per core)
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false " + (
+                "intra_op_parallelism_threads=1"
+            )
+        import jax  # noqa: F401
+    elif backend == "torch":
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+    else:
+        import_tensorflow(quietly, threads)
+
+
 def import_tensorflow(quietly: bool, threads: int | None = None) -> None:
     """Import TensorFlow with its native start-up banners (oneDNN, CPU features) silenced, and
     with ``threads`` intra-op threads if given (before TensorFlow starts its thread pools).

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.commands.common import (
+    add_backend_option,
     add_command,
     add_data_dir_option,
     add_project_options,
     add_store_options,
     check_readable,
     data_options,
-    import_tensorflow,
+    start_backend,
 )
 from sweeps.defaults import SCHEDULE_FILE
 from sweeps.errors import EXIT_FAILURE, EXIT_OK, EXIT_REGRESSION, ConfigError, first_line
@@ -29,6 +30,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     night.add_argument(
         "--schedule", type=Path, help=f"schedule file (default: the project's {SCHEDULE_FILE}, else the built-in one)"
     )
+    add_backend_option(night)
     add_data_dir_option(night)
     add_store_options(night, artifacts=True)
     add_project_options(night)
@@ -54,9 +56,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     data_options(args, None)
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
-    import_tensorflow(quietly=not args.debug)
+    backend = start_backend(args, specs)
     with library_logs_to(stores.log_dir / f"nightly-{date.isoformat()}.log") as log:
-        say(f"nightly {date}: {len(entries)} sweep(s); library warnings and notes in {log}")
+        say(f"nightly {date}: {len(entries)} sweep(s) on backend {backend}; library warnings and notes in {log}")
         nights = [_night(args, entry, spec, date, stores) for entry, spec in zip(entries, specs, strict=True)]
         return _summarise(date, nights, stores)
 

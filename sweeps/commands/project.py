@@ -11,12 +11,13 @@ from typing import Any
 
 from sweeps.commands import COMMANDS
 from sweeps.commands.common import (
+    add_backend_option,
     add_command,
     add_data_dir_option,
     add_project_options,
     data_options,
-    import_tensorflow,
     parse_overrides,
+    start_backend,
 )
 from sweeps.defaults import SCHEDULE_FILE
 from sweeps.errors import EXIT_OK, EXIT_USAGE, ConfigError
@@ -43,6 +44,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     check = add_command(commands, common, "check", cmd_check)
     check.add_argument("name", help="a sweep's name or the path of its .yaml file")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="as for run")
+    add_backend_option(check)
     add_data_dir_option(check)
     add_project_options(check)
 
@@ -138,7 +140,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     sweep = find_sweep(args.name, args.project, args.spaces)
     data = data_options(args, None)
     spec = load_spec(sweep.path, parse_overrides(args.overrides), project=args.project)
-    import_tensorflow(quietly=not args.debug)
+    start_backend(args, [spec])
     from sweeps.reporting.tables import render_table
     from sweeps.tracking.callbacks import model_summary
     from sweeps.training.check import try_one_batch

@@ -9,13 +9,14 @@ from dataclasses import replace
 from typing import Any
 
 from sweeps.commands.common import (
+    add_backend_option,
     add_command,
     add_data_dir_option,
     add_project_options,
     add_store_options,
     data_options,
-    import_tensorflow,
     parse_overrides,
+    start_backend,
 )
 from sweeps.defaults import HEARTBEAT_SECONDS, KEEP_MODELS
 from sweeps.errors import EXIT_OK, ConfigError
@@ -38,11 +39,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one fixed value, validated like the file (repeatable)",
     )
+    add_backend_option(run)
     add_data_dir_option(run)
     add_store_options(run, artifacts=True)
     add_project_options(run)
     run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
-    run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (TensorFlow's threads divided)")
+    run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (the cores, and any GPUs, divided)")
     run.add_argument(
         "--heartbeat",
         type=int,
@@ -111,8 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
-    import_tensorflow(quietly=not args.debug, threads=args.threads)
-    return _run(args, spec, stores)
+    backend = start_backend(args, [spec])
+    return _run(args, spec, stores, backend)
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -121,10 +123,11 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
 
 
-def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
+def _run(args: argparse.Namespace, spec: Any, stores: Any, backend: Any) -> int:
     from sweeps.runner.sweep import RunOptions, run_sweep
     from sweeps.runner.workers import launch, threads_per_worker
     from sweeps.tracking.stores import mask
+    from sweeps.training.devices import device_name
 
     state = f"Optuna {mask(stores.storage)}" if spec.engine == "optuna" else f"keras-tuner state {stores.tuner_dir}"
     options = RunOptions(
@@ -139,8 +142,9 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any) -> int:
     with library_logs_to(stores.log_dir / f"{spec.name}.log") as log:
         say(headline(f"{spec.name}: {spec.description}"))  # `list` and the parent run's note show it whole
         say(f"  MLflow {mask(stores.tracking_uri)} | {state} | log {log}")
+        say(f"  backend {backend} | device {device_name(backend.name)}")
         if args.jobs > 1:
-            say(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} TensorFlow thread(s) each; logs in {stores.log_dir}")
+            say(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} thread(s) each; logs in {stores.log_dir}")
             worker_argv = _without_jobs(args.argv)
             options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.log_dir, poll))
         result = run_sweep(spec, options)

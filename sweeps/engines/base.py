@@ -7,6 +7,7 @@ Searching (``Engine``):
 
 - ``ask()`` returns the next ``Proposal``, or ``None`` when the study's budget is spent or
   its grid is exhausted. Finished trials of earlier invocations count: a study resumes.
+  ``ask_now()`` returns another while this process's run, where the engine allows several.
 - ``should_prune(proposal, epoch, value)`` hears the objective after each epoch and says
   whether to stop this trial early (always ``False`` without a pruner).
 - ``tell(proposal, outcome)`` records the result; every proposal is told exactly once,
@@ -120,6 +121,12 @@ class Engine(Coordination):
     """Proposes trials for one study and records their outcomes."""
 
     name: str
+
+    def ask_now(self) -> Proposal | None:
+        """Another trial now, beside those this process runs (``None`` when there is none free
+        at once, without waiting for other workers'); an engine that hands out one trial at a
+        time never has one."""
+        return None
 
     @abstractmethod
     def ask(self) -> Proposal | None:

@@ -66,6 +66,10 @@ class OptunaEngine(Engine):
                 return None
             time.sleep(min(5, self._heartbeat))
 
+    def ask_now(self) -> Proposal | None:
+        trials = self._fresh_trials()
+        return self._next(trials) if self._remaining(trials) > 0 else None
+
     def _next(self, trials: list[optuna.trial.FrozenTrial]) -> Proposal | None:
         if self._grid is not None:
             self._enqueue_next_point(trials)

@@ -23,22 +23,22 @@ from sweeps.data.sources import DataOptions
 from sweeps.defaults import HEARTBEAT_SECONDS, KEEP_MODELS
 from sweeps.engines import open_engine
 from sweeps.engines.base import TrialRecord, TrialState, best_record
-from sweeps.errors import ConfigError, Interrupted, SweepAborted
-from sweeps.formatting import param_text
+from sweeps.errors import ConfigError
 from sweeps.logs import say
 from sweeps.reporting.report import Report
 from sweeps.reporting.tables import trials_table
 from sweeps.runner.context import SweepContext
+from sweeps.runner.loop import work
 from sweeps.runner.parent import ModelKeeper, ParentRun
 from sweeps.runner.progress import Progress
 from sweeps.runner.recovery import answer_of_finished_study, close_dead_parent, close_orphaned_runs, join_or_start_parent
 from sweeps.runner.signals import shielded
-from sweeps.runner.trial import TrialRunner
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.records import ROLE, STUDY, runs_view, source_tags, study_run_name
 from sweeps.tracking.stores import Stores, local_artifacts_warning, mask
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED, Tracker
 from sweeps.training.datasets import DatasetCache
+from sweeps.training.devices import running_backend
 from sweeps.training.fused import why_not_fused
 
 
@@ -165,6 +165,7 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         "sweep": spec.name,
         "study": study,
         "engine": spec.engine,
+        "backend": running_backend(),
         "data.source": dataset.source.kind,
         "data.fingerprint": dataset.source.fingerprint,
         **source_tags(spec.path),
@@ -189,7 +190,7 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
             options.launch_workers(lambda: ctx.progress.show_study(ctx.engine.records(), ctx.spec.objective))
             result.ran = len({r.number for r in ctx.engine.records() if r.state != TrialState.RUNNING} - before)
         else:
-            _loop(ctx, result)
+            result.ran += work(ctx)
         status = FINISHED
     except Exception:  # a sweep that stopped itself (Ctrl-C leaves the parent KILLED)
         status = FAILED
@@ -204,44 +205,6 @@ def _run_trials(ctx: SweepContext, result: SweepResult, options: RunOptions, joi
                 result.comparison = ctx.parent.close(
                     result.study, result.records, result.table(markdown=True), status, ctx.engine.optuna_study
                 )
-
-
-def _loop(ctx: SweepContext, result: SweepResult) -> None:
-    spec, engine, progress = ctx.spec, ctx.engine, ctx.progress
-    failures: list[str] = []
-    checked: set[str] = set()
-    trials = TrialRunner(ctx)
-    while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
-        close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
-        try:
-            outcome = trials.run(proposal)
-        except Interrupted:
-            raise
-        except KeyboardInterrupt:
-            raise Interrupted(f"trial {proposal.number} was marked FAIL and its run KILLED") from None
-        result.ran += 1
-        progress.trial_done(
-            _value(best_record(engine.records(), spec.objective)),
-            f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}{_metric(spec.objective.metric, outcome.value)}",
-        )
-        if outcome.state != TrialState.FAIL:
-            failures.clear()
-            continue
-        failures.append(f"trial {proposal.number}: {outcome.attrs['error']}")
-        progress.note(f"trial {proposal.number} failed: {outcome.attrs['error']}")
-        if len(failures) >= spec.max_consecutive_failures:
-            raise SweepAborted(
-                f"{len(failures)} consecutive trials failed, stopping "
-                f"(max_consecutive_failures={spec.max_consecutive_failures}): {'; '.join(failures)}"
-            )
-
-
-def _params(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={param_text(v)}" for k, v in params.items())
-
-
-def _metric(metric: str, value: float | None) -> str:
-    return "" if value is None else f" {metric}={value:.4f}"
 
 
 def _value(record: TrialRecord | None) -> float | None:

@@ -1,16 +1,17 @@
 """One trial, tracked: a nested MLflow run around one fit, or around K folds or N replicates.
 
-The runner hands each proposal to ``TrialRunner.run``; this module opens the trial's run (and a
-nested run per fold or replicate), trains through ``sweeps.training``, records the outcome,
-tells the engine, and closes every run it opened whatever happens.
+The runner hands each proposal to ``TrialRunner.run`` (or several, trained as one fused set, to
+``run_together``: ``sweeps.runner.together``); this module opens the trial's run (and a nested
+run per fold or replicate), trains through ``sweeps.training``, records the outcome, tells the
+engine, and closes every run it opened whatever happens.
 """
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import keras
 
 from sweeps.engines.base import Outcome, Proposal, TrialState
 from sweeps.errors import Interrupted, PipelineError, TrialFailed, first_line
@@ -18,12 +19,13 @@ from sweeps.faults import crash_point
 from sweeps.formatting import param_text
 from sweeps.reporting import plots
 from sweeps.runner.context import SweepContext
+from sweeps.runner.nested import NestedRuns
 from sweeps.runner.pruning import Pruning
 from sweeps.runner.signals import shielded
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.callbacks import EpochLogger, model_summary
-from sweeps.tracking.records import FINAL_STEP, ROLE, TRIAL, dataset_input, part_run_name, trial_run_name
+from sweeps.tracking.records import FINAL_STEP, ROLE, TRIAL, dataset_input, trial_run_name
 from sweeps.tracking.tracker import FAILED, FINISHED, KILLED
 from sweeps.training import several
 from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, train
@@ -32,8 +34,20 @@ from sweeps.training.fused import why_not_fused
 _RUN_STATUS = {TrialState.COMPLETE: FINISHED, TrialState.PRUNED: FINISHED, TrialState.FAIL: FAILED}  # -> MLflow run status
 
 
+@dataclass
+class Opened:
+    """A trial whose run is open: what it tries, where it records, how it ends (set as it does)."""
+
+    proposal: Proposal
+    hp: dict[str, Any]
+    run_id: str
+    outcome: Outcome
+    pruning: Pruning | None = None
+
+
 class TrialRunner:
-    """Runs this process's trials of one sweep, one proposal at a time.
+    """Runs this process's trials of one sweep: one proposal at a time, or several trained as
+    one fused set (``run_together``).
 
     It remembers whether this process has built a model yet: until then, a build error is the
     pipeline's own bug and stops the sweep; after, it is a bad combination of values.
@@ -53,6 +67,30 @@ class TrialRunner:
             PipelineError: the pipeline's ``build_model`` raised before any model was built in this
                 process: its code is broken, so the sweep stops at once (the trial is FAIL first).
         """
+        return self.run_together([proposal], lambda trials: [_attempt(self.ctx, trials[0])])[0]
+
+    def run_together(
+        self, proposals: Sequence[Proposal], train: Callable[[list[Opened]], list[Outcome | Exception]]
+    ) -> list[Outcome]:
+        """Open every proposal's run, let ``train`` train them (each trial's outcome, or the
+        exception that failed it alone), then record each, as ``run`` does for one."""
+        trials = [self._open(proposal) for proposal in proposals]
+        interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
+        broken = None
+        try:
+            results = _caught(lambda: train(trials), len(trials))
+            interrupted = False
+            for trial, result in zip(trials, results, strict=True):
+                trial.outcome = result if isinstance(result, Outcome) else self._failed(trial, result)
+                broken = broken or (self._broken(result) if not isinstance(result, Outcome) else None)
+        finally:
+            _record_all(self.ctx, trials, interrupted)
+        if broken is not None:
+            raise broken
+        self._built = True
+        return [trial.outcome for trial in trials]
+
+    def _open(self, proposal: Proposal) -> Opened:
         ctx = self.ctx
         hp = {**ctx.spec.hyperparameters(proposal.params), **proposal.overrides}
         tags = {**ctx.tags, ROLE: TRIAL, "trial": proposal.number, **proposal.tags}
@@ -60,27 +98,41 @@ class TrialRunner:
         ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
         ctx.engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
         crash_point("trial-started")  # a worker killed while its trial trains
-        outcome, broken = Outcome(TrialState.FAIL, attrs={**ids, "error": "interrupted"}), None
-        interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
+        return Opened(proposal, hp, run_id, Outcome(TrialState.FAIL, attrs={**ids, "error": "interrupted"}))
+
+    def _failed(self, trial: Opened, error: Exception) -> Outcome:
+        """The outcome of a trial ``error`` failed; its traceback kept as an artifact."""
+        message = first_line(error, with_type=not isinstance(error, TrialFailed))
+        self.ctx.tracker.log_text(trial.run_id, "".join(traceback.format_exception(error)), "traceback.txt")
+        return Outcome(TrialState.FAIL, attrs={**trial.outcome.attrs, "error": message})
+
+    def _broken(self, error: Exception) -> PipelineError | None:
+        if isinstance(error, BuildFailed) and not self._built:
+            return PipelineError(
+                f"pipeline {self.ctx.spec.pipeline.name}: {first_line(error, with_type=False)}; "
+                "fix the pipeline (this trial was recorded as FAIL)"
+            )
+        return None
+
+
+def _record_all(ctx: SweepContext, trials: Sequence[Opened], interrupted: bool) -> None:
+    """Record every trial, even where a Ctrl-C arrives while one is recorded (raised after)."""
+    stopped = None
+    for trial in trials:
         try:
-            outcome = _attempt(ctx, proposal, hp, run_id)
-            interrupted = False
-        except Exception as error:
-            interrupted = False
-            if isinstance(error, BuildFailed) and not self._built:
-                broken = PipelineError(
-                    f"pipeline {ctx.spec.pipeline.name}: {first_line(error, with_type=False)}; "
-                    "fix the pipeline (this trial was recorded as FAIL)"
-                )
-            message = first_line(error, with_type=not isinstance(error, TrialFailed))
-            outcome = Outcome(TrialState.FAIL, attrs={**ids, "error": message})
-            ctx.tracker.log_text(run_id, "".join(traceback.format_exception(error)), "traceback.txt")
-        finally:
-            _record(ctx, proposal, run_id, outcome, interrupted)
-        if broken is not None:
-            raise broken
-        self._built = True
-        return outcome
+            _record(ctx, trial.proposal, trial.run_id, trial.outcome, interrupted)
+        except Interrupted as error:
+            stopped = stopped or error
+    if stopped is not None:
+        raise stopped
+
+
+def _caught(train: Callable[[], list[Outcome | Exception]], count: int) -> list[Outcome | Exception]:
+    """``train()``, or its exception as every trial's result (a KeyboardInterrupt propagates)."""
+    try:
+        return train()
+    except Exception as error:
+        return [error] * count
 
 
 def fit_metrics(fitted: Fitted, objective: Objective, whole_trial: bool = True) -> dict[str, float]:
@@ -111,20 +163,31 @@ def _record(ctx: SweepContext, proposal: Proposal, run_id: str, outcome: Outcome
         raise Interrupted(f"trial {proposal.number} {ended}") from None
 
 
-def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: str) -> Outcome:
-    """Train the trial on its run and record what it produced; its model offered to the keeper."""
-    spec, tracker, objective = ctx.spec, ctx.tracker, ctx.spec.objective
-    tracker.log(run_id, params={**hp, **proposal.params})  # variants labels too, for grouping
-    dataset = ctx.datasets.get(hp)
-    tracker.log_dataset(run_id, dataset_input(dataset))
-    pruning = Pruning(ctx.engine, proposal, objective.metric)
-    fitted = _train(ctx, proposal, FitRequest(spec.pipeline, dataset, hp, objective), run_id, pruning)
-    state = TrialState.PRUNED if pruning.pruned else TrialState.COMPLETE
+def _attempt(ctx: SweepContext, trial: Opened) -> Outcome:
+    """Train the trial on its run, one fit after another or a trial's fits fused."""
+    request = begin(ctx, trial)
+    return finish(ctx, trial, _train(ctx, trial, request))
+
+
+def begin(ctx: SweepContext, trial: Opened) -> FitRequest:
+    """Record what the trial tries and on which data; what it trains (its pruning set up)."""
+    tracker = ctx.tracker
+    tracker.log(trial.run_id, params={**trial.hp, **trial.proposal.params})  # variants labels too, for grouping
+    dataset = ctx.datasets.get(trial.hp)
+    tracker.log_dataset(trial.run_id, dataset_input(dataset))
+    trial.pruning = Pruning(ctx.engine, trial.proposal, ctx.spec.objective.metric)
+    return FitRequest(ctx.spec.pipeline, dataset, trial.hp, ctx.spec.objective)
+
+
+def finish(ctx: SweepContext, trial: Opened, fitted: Fitted) -> Outcome:
+    """Record what the trial produced; its outcome. Its model is offered to the keeper."""
+    spec, tracker, objective, proposal, run_id = ctx.spec, ctx.tracker, ctx.spec.objective, trial.proposal, trial.run_id
+    state = TrialState.PRUNED if trial.pruning is not None and trial.pruning.pruned else TrialState.COMPLETE
     measured = fit_metrics(fitted, objective)
     tracker.log(run_id, metrics=measured, step=FINAL_STEP)
     facts = {key: value for key, value in measured.items() if key != f"best_{objective.metric}"}  # the outcome's value
     ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
-    outcome = Outcome(state, fitted.value, {**ids, **facts, "epochs_budget": _epoch_budget(spec, hp, proposal)})
+    outcome = Outcome(state, fitted.value, {**ids, **facts, "epochs_budget": _epoch_budget(spec, trial.hp, proposal)})
     title = f"{spec.name} trial {proposal.number}: " + ", ".join(f"{k}={param_text(v)}" for k, v in proposal.params.items())
     plots.log_learning_curves(tracker, run_id, fitted.history, title)
     tracker.log_text(run_id, model_summary(fitted.model), "model_summary.txt")
@@ -133,13 +196,13 @@ def _attempt(ctx: SweepContext, proposal: Proposal, hp: dict[str, Any], run_id: 
     return outcome
 
 
-def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: str, pruning: Pruning) -> Fitted:
-    spec = ctx.spec
+def _train(ctx: SweepContext, trial: Opened, request: FitRequest) -> Fitted:
+    spec, proposal, pruning = ctx.spec, trial.proposal, trial.pruning
     if spec.folds or spec.repeats > 1:
-        name = trial_run_name(proposal.params, proposal.number)
-        return _several(ctx, request, run_id, {**ctx.tags, "trial": proposal.number}, name)
+        trial.pruning = None  # a trial of several fits is not pruned
+        return _several(ctx, trial, request)
     callbacks = [
-        EpochLogger(ctx.tracker, run_id),
+        EpochLogger(ctx.tracker, trial.run_id),
         pruning,
         ctx.progress.epoch_callback(f"trial {proposal.number}", request.hp["epochs"]),
     ]
@@ -151,35 +214,26 @@ def _train(ctx: SweepContext, proposal: Proposal, request: FitRequest, run_id: s
     )
 
 
-def _several(ctx: SweepContext, request: FitRequest, run_id: str, tags: dict[str, Any], trial_name: str) -> Fitted:
+def nested_runs(ctx: SweepContext, trial: Opened, parts: int) -> NestedRuns:
+    """The runs of ``trial``'s ``parts`` fits, nested under its run."""
+    name = trial_run_name(trial.proposal.params, trial.proposal.number)
+    return NestedRuns(ctx, trial.run_id, {**ctx.tags, "trial": trial.proposal.number}, name, parts)
+
+
+def _several(ctx: SweepContext, trial: Opened, request: FitRequest) -> Fitted:
     """A trial made of several fits - K folds or N replicates - each a run nested under the
     trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
     A fit interrupted or failed ends its nested run as such."""
-    tracker = ctx.tracker
     parts = several.plan(request, ctx.spec.folds, ctx.spec.repeats)
-    open_runs: dict[int, str] = {}
-
-    def callbacks_for(part: several.Part) -> list[keras.callbacks.Callback]:
-        name = part_run_name(trial_name, part.kind, part.index, len(parts))
-        open_runs[part.index] = tracker.start_run(name, {**tags, ROLE: part.kind, **part.tags}, run_id)
-        label = f"trial {tags['trial']} {part.kind} {part.index + 1}/{len(parts)}"
-        return [EpochLogger(tracker, open_runs[part.index]), ctx.progress.epoch_callback(label, request.hp["epochs"])]
-
-    def done(part: several.Part, fitted: Fitted) -> None:
-        metrics = fit_metrics(fitted, request.objective, whole_trial=False)
-        tracker.log(open_runs[part.index], metrics=metrics, tags={"state": TrialState.COMPLETE}, step=FINAL_STEP)
-        tracker.end_run(open_runs.pop(part.index), FINISHED)
-
+    runs = nested_runs(ctx, trial, len(parts))
     try:
         fuse = ctx.spec.fuse and why_not_fused(request.pipeline) is None
-        fitted = several.run(request, parts, callbacks_for, done, fuse)
+        done = lambda part, fitted: runs.done(part, fit_metrics(fitted, request.objective, whole_trial=False))
+        fitted = several.run(request, parts, runs.callbacks, done, fuse)
     except BaseException as error:
-        with shielded():  # the fits that were running when it broke
-            for nested in open_runs.values():
-                tracker.log(nested, tags={"state": TrialState.FAIL})
-                tracker.end_run(nested, KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+        runs.broken(error)
         raise
-    tracker.log_history(run_id, fitted.history)
+    ctx.tracker.log_history(trial.run_id, fitted.history)
     return fitted
 
 

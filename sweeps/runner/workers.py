@@ -1,4 +1,4 @@
-"""``--jobs N``: N worker processes on one study, TensorFlow's threads divided between them.
+"""``--jobs N``: N worker processes on one study, the cores (and any GPUs) divided between them.
 
 Processes, not threads: each worker has its own TensorFlow runtime and Python interpreter, so
 trials really run side by side. Workers are the same command with ``--worker``; they share the
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sweeps.errors import Interrupted, SweepAborted
 from sweeps.runner.signals import interruptible_children
+from sweeps.training.devices import visible_gpus, worker_environments
 
 
 def threads_per_worker(jobs: int) -> int:
@@ -39,6 +40,7 @@ def launch(argv: Sequence[str], jobs: int, log_dir: Path, poll: Callable[[], Non
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     threads = threads_per_worker(jobs)
+    environments = worker_environments(jobs, visible_gpus())
     workers, logs = [], []
     command = [sys.executable, "-m", "sweeps", "run", *argv, "--worker", "--threads", str(threads)]
     # No preexec_fn, nor anything else that makes subprocess fork() rather than vfork(): this
@@ -48,7 +50,10 @@ def launch(argv: Sequence[str], jobs: int, log_dir: Path, poll: Callable[[], Non
         for index in range(jobs):
             logs.append(log_dir / f"worker-{index}.log")
             with open(logs[-1], "w") as log:
-                workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+                environment = {**os.environ, **environments[index]}
+                workers.append(
+                    subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment)
+                )
     try:
         while any(worker.poll() is None for worker in workers):
             poll()

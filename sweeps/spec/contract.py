@@ -8,7 +8,8 @@ A search space's ``pipeline:`` is one of
 
 A pipeline is a module with ``HYPERPARAMETERS``, ``OBJECTIVES``, ``load_data(hp, options)`` and
 ``build_model(hp, dataset)``, optionally ``for_trial(dataset, hp)`` and
-``fit(model, dataset, hp, callbacks)`` (``sweeps.pipeline`` documents it). The contract is
+``fit(model, dataset, hp, callbacks)``, and ``BACKENDS``, the Keras backends it trains on
+(``sweeps.pipeline`` documents it). The contract is
 checked as the module loads, so a broken pipeline is one line naming its file and the rule,
 before any store is touched.
 """
@@ -30,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from sweeps.errors import PipelineError, first_line, shown
+from sweeps.spec.backend import BACKENDS
 from sweeps.spec.catalog import project_dir
 from sweeps.spec.hyperparameters import TRAINING_KEYS, Hyperparameter
 from sweeps.spec.objective import DIRECTIONS
@@ -70,6 +72,11 @@ class Pipeline:
         """Whether a trial's several fits may train fused (``FUSE = False`` opts out, e.g. for a
         model with state outside its weights)."""
         return getattr(self.module, "FUSE", True)
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The Keras backends the pipeline trains on, its preferred first (empty: it did not say, any)."""
+        return tuple(getattr(self.module, "BACKENDS", ()))
 
     @property
     def custom_fit(self) -> Callable[..., Any] | None:
@@ -206,6 +213,9 @@ def _declarations_problem(module: ModuleType) -> str | None:
         return f"OBJECTIVES[{wrong[0]!r}] must be 'maximize' or 'minimize', got {objectives[wrong[0]]!r}"
     if not isinstance(getattr(module, "FUSE", True), bool):
         return f"FUSE must be True or False, got {module.FUSE!r}"
+    backends = getattr(module, "BACKENDS", ("jax",))
+    if not isinstance(backends, tuple | list) or not backends or any(name not in BACKENDS for name in backends):
+        return f"BACKENDS must be a tuple of Keras backends ({', '.join(BACKENDS)}), preferred first; got {backends!r}"
     return None
 
 

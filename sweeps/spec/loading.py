@@ -9,9 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sweeps.defaults import MAX_CONSECUTIVE_FAILURES
+from sweeps.defaults import FUSE_TRIALS, MAX_CONSECUTIVE_FAILURES
 from sweeps.errors import ConfigError, PipelineError
 from sweeps.spec import sections
+from sweeps.spec.backend import BACKENDS
 from sweeps.spec.catalog import project_dir
 from sweeps.spec.contract import Pipeline, load_pipeline
 from sweeps.spec.params import checked_value
@@ -36,6 +37,8 @@ TOP_KEYS = (
     "folds",
     "repeats",
     "fuse",
+    "fuse_trials",
+    "backend",
 )
 
 
@@ -105,6 +108,8 @@ def _parse(path: Path, project: Path | None, problems: Problems, trials_given: i
     trials = problems.attempt(lambda: _budget(doc, searched[1], trials_given)) if searched else None
     failures = problems.attempt(lambda: doc.positive("max_consecutive_failures", default=MAX_CONSECUTIVE_FAILURES))
     fuse = problems.attempt(lambda: doc.get("fuse", bool, default=True))
+    fuse_trials = problems.attempt(lambda: doc.positive("fuse_trials", default=FUSE_TRIALS))
+    backend = problems.attempt(lambda: doc.choice("backend", BACKENDS) if "backend" in doc.data else None)
     if searched and values:
         problems.attempt(lambda: sections.check_searchable(doc, searched[0], searched[1], values[1]))
     if problems.errors:
@@ -126,6 +131,8 @@ def _parse(path: Path, project: Path | None, problems: Problems, trials_given: i
         path=path,
         text=read[0],
         fuse=fuse,
+        fuse_trials=fuse_trials,
+        backend=backend,
     )
     return spec if trials else replace(spec, trials=len(spec.grid_points()))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeps.defaults import FUSE_TRIALS
 from sweeps.errors import ConfigError
 from sweeps.spec.contract import Pipeline
 from sweeps.spec.objective import Objective
@@ -47,6 +48,8 @@ class SweepSpec:
     text: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     fuse: bool = True  # a trial's several fits train fused, where the pipeline allows (same results, faster)
+    fuse_trials: int = FUSE_TRIALS  # trials a worker trains as one fused set, on JAX (1: one at a time)
+    backend: str | None = None  # the Keras backend the file asks for (sweeps.spec.backend chooses)
 
     @property
     def objective(self) -> Objective:

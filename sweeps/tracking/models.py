@@ -14,14 +14,14 @@ import tempfile
 from collections.abc import Iterable
 from typing import Any
 
+from sweeps.spec.backend import tensorflow_unstarted
+
 MODEL_NAME = "model"
 
 
 def log_model(client: Any, experiment_id: str, run_id: str, model: Any) -> None:
     """Log ``model`` (a Keras model) as the logged model of the run ``run_id``."""
-    import keras
     import mlflow.keras
-    import tensorflow as tf
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import Model
 
@@ -31,12 +31,28 @@ def log_model(client: Any, experiment_id: str, run_id: str, model: Any) -> None:
     identity = {"run_id": run_id, "model_uuid": logged.model_id, "model_id": logged.model_id}
     description = Model(artifact_path=logged.artifact_location, **identity)
     # Naming the requirements spares MLflow inferring them, which takes seconds.
-    requirements = [f"keras=={keras.__version__}", f"tensorflow=={tf.__version__}"]
+    requirements = _requirements()
     with tempfile.TemporaryDirectory(prefix="sweeps-model-") as directory:
         local = f"{directory}/{MODEL_NAME}"
-        mlflow.keras.save_model(model, local, mlflow_model=description, pip_requirements=requirements)
+        with tensorflow_unstarted():
+            mlflow.keras.save_model(model, local, mlflow_model=description, pip_requirements=requirements)
         client.log_model_artifacts(logged.model_id, local)
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+
+
+def _requirements() -> list[str]:
+    """Keras and its backend's framework, at the versions installed (without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import keras
+
+    backend = keras.backend.backend()
+    for distribution in {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",), "torch": ("torch",)}[backend]:
+        try:
+            return [f"keras=={keras.__version__}", f"{backend}=={version(distribution)}"]
+        except PackageNotFoundError:
+            continue
+    return [f"keras=={keras.__version__}"]
 
 
 def delete_models(client: Any, experiment_id: str, run_ids: Iterable[str]) -> int:

@@ -19,6 +19,7 @@ import keras
 
 from sweeps.data.dataset import Dataset
 from sweeps.errors import TrialFailed, first_line
+from sweeps.spec.backend import tensorflow_unstarted
 from sweeps.spec.contract import Pipeline
 from sweeps.spec.objective import Objective
 from sweeps.training import feed
@@ -85,7 +86,11 @@ class BestEpoch(keras.callbacks.Callback):
         value = (logs or {}).get(self.objective.metric)
         if value is not None and math.isfinite(value) and self.objective.better(value, self.value):
             self.value, self.epoch = float(value), epoch + 1
-            self._weights = self.model.get_weights()
+            self.keep()
+
+    def keep(self) -> None:
+        """Keep the weights of the epoch that just improved."""
+        self._weights = self.model.get_weights()
 
     def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
         if self._weights is not None:
@@ -161,6 +166,18 @@ def stopping(request: FitRequest) -> list[keras.callbacks.Callback]:
     return callbacks
 
 
+def end_epoch(
+    model: keras.Model, callbacks: keras.callbacks.CallbackList, history: dict[str, list[float]], epoch: int, logs: dict
+) -> None:
+    """Record an epoch of a fit stepped outside ``model.fit`` (a fused copy) and tell its
+    callbacks, which may stop it."""
+    for key, value in logs.items():
+        history.setdefault(key, []).append(value)
+    if not math.isfinite(logs["loss"]):  # what TerminateOnNaN does
+        model.stop_training = True
+    callbacks.on_epoch_end(epoch, logs)
+
+
 def fresh_model(request: FitRequest) -> keras.Model:
     """The pipeline's model, built from a blank Keras state with the trial's seed.
 
@@ -171,7 +188,8 @@ def fresh_model(request: FitRequest) -> keras.Model:
         BuildFailed: the pipeline's own code raised; the message names its file and line.
     """
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(request.hp["seed"])
+    with tensorflow_unstarted():  # Keras seeds TensorFlow too wherever it is installed, starting it
+        keras.utils.set_random_seed(request.hp["seed"])
     try:
         return request.pipeline.build_model(request.hp, request.dataset)
     except Exception as error:

@@ -127,16 +127,25 @@ def average_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, li
 def _with_final_fit(view: FitRequest, combined: Fitted, lean: bool) -> Fitted:
     """K-fold's last step: a model on all rows for the best averaged epoch count, tested
     (trained on the fused fits' lean loop when ``lean``: the same model, sooner)."""
-    x, y = _all_rows(view)
-    epochs = combined.best_epoch
+    request = final_fit(view, combined)
     if lean:
-        model = fused.fit_alone(view.with_data(replace(view.dataset, x_train=x, y_train=y)), epochs)
+        model = fused.fit_alone(request, combined.best_epoch)
     else:
-        model = fresh_model(view)
+        model = fresh_model(request)
+        x, y, epochs = request.dataset.x_train, request.dataset.y_train, combined.best_epoch
         model.fit(**feed.feed(x, y, view.hp["batch_size"], shuffle_seed=view.hp["seed"], epochs=epochs), epochs=epochs, verbose=0)
-    return replace(
-        combined, epochs_trained=combined.epochs_trained + combined.best_epoch, test=evaluate(model, view), model=model
-    )
+    return with_final_fit(combined, model, evaluate(model, request))
+
+
+def final_fit(view: FitRequest, combined: Fitted) -> FitRequest:
+    """What K-fold's final model trains: every row of the folds, for the best averaged epoch count."""
+    x, y = _all_rows(view)
+    return replace(view.with_data(replace(view.dataset, x_train=x, y_train=y)), hp={**view.hp, "epochs": combined.best_epoch})
+
+
+def with_final_fit(combined: Fitted, model: keras.Model, test: dict[str, float]) -> Fitted:
+    """The folds' result with K-fold's final model, its epochs and its test metrics."""
+    return replace(combined, epochs_trained=combined.epochs_trained + combined.best_epoch, test=test, model=model)
 
 
 def _all_rows(view: FitRequest) -> tuple[Any, np.ndarray]:

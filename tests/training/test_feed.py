@@ -1,13 +1,17 @@
-"""How arrays reach Keras: one seeded tf.data pipeline per fit, sparse or dense."""
+"""How arrays reach Keras, sparse or dense: one seeded tf.data pipeline per fit on TensorFlow,
+numpy batches on JAX (this suite runs on both: tests/test_backends.py)."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import tensorflow as tf
 
 from sweeps.training import feed
+
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+tensorflow_only = pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's tf.data feed: tests/test_backends.py runs it there")
 
 
 def _matrix(rows: int = 50) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -19,8 +23,15 @@ def _matrix(rows: int = 50) -> tuple[sp.csr_matrix, np.ndarray]:
 
 def _epochs(dataset, steps: int) -> list[tuple[list[float], list[np.ndarray], list[int]]]:
     """The dataset's batches cut into epochs of ``steps`` batches, as ``model.fit`` reads them."""
-    batches = list(dataset)
+    batches = _batches(dataset)
     return [_epoch(batches[start : start + steps]) for start in range(0, len(batches), steps)]
+
+
+def _batches(fed) -> list:
+    """A feed's batches: a tf.data dataset's, a generator's, or a PyDataset's by index."""
+    if isinstance(fed, keras.utils.PyDataset):
+        return [fed[index] for index in range(len(fed))]
+    return list(fed)
 
 
 def _epoch(batches) -> tuple[list[float], list[np.ndarray], list[int]]:
@@ -28,9 +39,17 @@ def _epoch(batches) -> tuple[list[float], list[np.ndarray], list[int]]:
     labels, rows, sizes = [], [], []
     for x, y in batches:
         sizes.append(int(y.shape[0]))
-        labels.extend(y.numpy().tolist())
-        rows.extend(tf.sparse.to_dense(x).numpy() if isinstance(x, tf.SparseTensor) else x.numpy())
+        labels.extend(np.asarray(y).tolist())
+        rows.extend(_dense(x))
     return labels, rows, sizes
+
+
+def _dense(x) -> np.ndarray:
+    if ON_TENSORFLOW:
+        import tensorflow as tf
+
+        return tf.sparse.to_dense(x).numpy() if isinstance(x, tf.SparseTensor) else x.numpy()
+    return np.asarray(x)
 
 
 @pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
@@ -38,16 +57,16 @@ def test_training_data_is_every_row_once_per_epoch_reshuffled_and_seeded(sparse:
     x, y = _matrix()
     x = x if sparse else x.toarray()
     fed = feed.feed(x, y, batch_size=16, shuffle_seed=3, epochs=3)
-    assert set(fed) == {"x", "steps_per_epoch", "shuffle"} and fed["shuffle"] is False  # the dataset shuffles itself
+    assert set(fed) == {"x", "steps_per_epoch", "shuffle"} and fed["shuffle"] is False  # the feed shuffles itself
     assert fed["steps_per_epoch"] == feed.steps(x, 16) == 4
     epochs = _epochs(fed["x"], 4)
     assert len(epochs) == 3 and all(sizes == [16, 16, 16, 2] for _, _, sizes in epochs)  # no batch spans two epochs
     (first, rows, _), (second, _, _), _ = epochs
     assert sorted(first) == sorted(second) == list(range(50))
     assert first != second  # a new order every epoch
-    again = _epochs(feed.dataset(x, y, 16, shuffle_seed=3, epochs=2), 4)
+    again = _epochs(feed.feed(x, y, 16, shuffle_seed=3, epochs=2)["x"], 4)
     assert [e[0] for e in again] == [first, second]  # each epoch's order follows from the seed and the epoch alone
-    assert _epochs(feed.dataset(x, y, 16, shuffle_seed=4, epochs=1), 4)[0][0] != first
+    assert _epochs(feed.feed(x, y, 16, shuffle_seed=4, epochs=1)["x"], 4)[0][0] != first
     dense = x.toarray() if sparse else x
     for label, row in zip(first, rows, strict=True):  # rows travel with their labels
         np.testing.assert_array_equal(row, dense[int(label)])
@@ -59,8 +78,8 @@ def test_validation_keeps_the_order_in_float32() -> None:
         labels, dense, sizes = _epoch(feed.validation(rows, y, batch_size=8))
         assert labels == list(range(20)) and sizes == [8, 8, 4]
         np.testing.assert_array_equal(np.array(dense), x.toarray())
-    (batch, _), *_ = feed.validation(x.toarray().astype(np.float64), y, 8)
-    assert batch.dtype == tf.float32  # what Keras's own adapter hands the model
+    (batch, _), *_ = _batches(feed.validation(x.toarray().astype(np.float64), y, 8))
+    assert str(batch.dtype) in ("float32", "<dtype: 'float32'>")  # what Keras's own adapter hands the model
 
 
 def test_unsorted_sparse_indices_are_accepted() -> None:
@@ -70,6 +89,7 @@ def test_unsorted_sparse_indices_are_accepted() -> None:
     np.testing.assert_array_equal(row, [0, 1, 0, 1, 0, 1])
 
 
+@tensorflow_only
 def test_a_matrix_is_converted_once_and_forgotten_with_it() -> None:
     x, y = _matrix()
     first = feed._ragged(x)
@@ -83,6 +103,7 @@ def test_a_matrix_is_converted_once_and_forgotten_with_it() -> None:
     assert key not in feed._ragged_rows
 
 
+@tensorflow_only
 def test_pipelines_are_not_autotuned() -> None:
     """Autotuned pipelines competed with training for the cores, and freeing one waited for its
     autotuning thread (up to a minute each: five fused replicates ran 145 s for 38 s of CPU)."""

@@ -1,0 +1,211 @@
+"""Fused fits on Keras's JAX backend: a trial's copies stepped by one compiled function per epoch.
+
+Each copy is the pipeline's own compiled model, built exactly as it would be alone (the same
+Keras session reset and seed: the same initial weights and dropout seed state), trained on its
+own rows in its own order (``sweeps.training.batches.epoch_order``, what its fit alone is fed).
+Copies of one structure on as many rows form a group, whose stacked state one jitted function
+steps through a whole epoch (``sweeps.training.stacked``). Between epochs the host reads every
+copy's metrics once, runs its callbacks (logging, progress, early stopping), keeps the weights
+of each copy's best epoch on the device, and masks a copy that has stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import keras
+import numpy as np
+
+from sweeps.training.batches import count, epoch_order, rows
+from sweeps.training.fit import BestEpoch, FitRequest, end_epoch, fresh_model
+from sweeps.training.stacked import Rows, epoch_function, evaluation_function, keep_best, stack
+
+
+class DeviceBest(BestEpoch):
+    """``BestEpoch`` whose weights stay on the device: it marks the epoch that improved, and the
+    fused loop keeps that copy's state."""
+
+    improved = False
+
+    def keep(self) -> None:
+        self.improved = True
+
+    def on_train_end(self, logs: Any = None) -> None:
+        pass  # the fused loop writes the best weights back
+
+
+@dataclass
+class Member:
+    """One copy of the fused set: its model, its data, its callbacks and what it has logged."""
+
+    request: FitRequest
+    model: keras.Model
+    callbacks: keras.callbacks.CallbackList
+    best: DeviceBest | None
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def member(request: FitRequest, callbacks: list[keras.callbacks.Callback], best: DeviceBest | None = None) -> Member:
+    """A copy built as ``fit`` builds it, its optimizer and metric state made (``callbacks``
+    include ``best``, where it keeps one)."""
+    model = fresh_model(request)
+    data, first = request.dataset, np.arange(min(request.hp["batch_size"], count(request.dataset.x_train)))
+    model._symbolic_build(data_batch=(rows(data.x_train, first), rows(data.y_train, first)))  # what fit does first
+    model.reset_metrics()
+    listed = keras.callbacks.CallbackList(callbacks, model=model)
+    return Member(request, model, listed, best)
+
+
+class Group:
+    """Copies of one model structure on as many rows each, stepped together."""
+
+    def __init__(self, members: Sequence[Member], validate: bool, pools: Pools) -> None:
+        self.members, self.model = list(members), members[0].model
+        self.batch_size = members[0].request.hp["batch_size"]
+        self.pools = pools
+        sets = [m.request.dataset for m in members]
+        self.train = pools.of([(d.x_train, d.y_train) for d in sets])
+        self.validation = pools.of([(d.x_val, d.y_val) for d in sets]) if validate else None
+        models = [m.model for m in members]
+        self.state = [
+            stack([[v.value for v in getattr(model, name)] for model in models])
+            for name in ("trainable_variables", "non_trainable_variables")
+        ]
+        self.state += [stack([[v.value for v in model.optimizer.variables] for model in models])]
+        self.state += [stack([[v.value for v in model.metrics_variables] for model in models])]
+        self.state = tuple(self.state)  # the structure the compiled epoch hands back
+        self.reset = self.state[3]  # the metrics as Keras resets them, each epoch and evaluation
+        self.best = (list(self.state[0]), list(self.state[1]))
+        self._epoch = epoch_function(self.model, self.train, self.validation)
+        self._val_numbers = self._in_order([(d.x_val, d.y_val) for d in sets], self.validation) if validate else None
+
+    def step(self, epoch: int, active: np.ndarray) -> tuple[Any, Any]:
+        """Dispatch one epoch of every copy (``active`` ones change); its logs, still on the device."""
+        orders = [
+            epoch_order(count(m.request.dataset.x_train), m.request.hp["seed"], epoch)
+            + self.train.offset(m.request.dataset.x_train, m.request.dataset.y_train)
+            for m in self.members
+        ]
+        data = self.train.data
+        val_data = self.validation.data if self.validation else None
+        self.state, logs, val_logs = self._epoch(
+            self.state, active, self.reset, (data, val_data), (self._batched(orders), self._val_numbers)
+        )
+        return logs, val_logs
+
+    def keep_best(self, improved: np.ndarray) -> None:
+        self.best = keep_best(self.best, tuple(self.state[:2]), improved)
+
+    def evaluate(self, arrays: Sequence[tuple[Any, Any]], best: bool) -> list[dict[str, float]]:
+        """Every copy's ``test_step`` metrics on its ``(x, y)``, with its best epoch's weights
+        (``best``) or its last."""
+        rows = self.pools.of(arrays)
+        trainable, non_trainable = self.best if best else self.state[:2]
+        evaluation = evaluation_function(self.model, rows)
+        logs = evaluation(trainable, non_trainable, self.reset, rows.data, self._in_order(arrays, rows))
+        return _per_copy(jax.device_get(logs), len(self.members))
+
+    def write_back(self, best: bool) -> None:
+        """Each copy's weights (its best epoch's, or its last) and optimizer state into its model."""
+        trainable, non_trainable = self.best if best else self.state[:2]
+        for index, one in enumerate(self.members):
+            for variables, values in (
+                (one.model.trainable_variables, trainable),
+                (one.model.non_trainable_variables, non_trainable),
+                (one.model.optimizer.variables, self.state[2]),
+            ):
+                for variable, value in zip(variables, values, strict=True):
+                    variable.assign(value[index])
+
+    def _batched(self, orders: Sequence[np.ndarray]) -> tuple[Any, Any]:
+        """Row numbers as (full batches, last batch), each with a copy axis."""
+        ordered = np.stack(orders).astype(np.int32)
+        full = (ordered.shape[1] // self.batch_size) * self.batch_size
+        return ordered[:, :full].reshape(len(orders), -1, self.batch_size), ordered[:, full:]
+
+    def _in_order(self, pairs: Sequence[tuple[Any, Any]], rows: Rows) -> tuple[Any, Any]:
+        return self._batched([np.arange(count(x)) + rows.offset(x, y) for x, y in pairs])
+
+
+class Pools:
+    """The device copies of a fused set's arrays, made once however many groups use them."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[tuple[int, int], ...], Rows] = {}
+
+    def of(self, pairs: Sequence[tuple[Any, Any]]) -> Rows:
+        """The rows of the (inputs, labels) ``pairs``."""
+        key = tuple(sorted({(id(x), id(y)) for x, y in pairs}))
+        if key not in self._made:
+            self._made[key] = Rows(pairs)
+        return self._made[key]
+
+
+def groups(members: Sequence[Member], validate: bool) -> list[Group]:
+    """``members`` grouped by what must be equal to step together: the model (every
+    hyperparameter but the seed), the row counts, the weight shapes."""
+    keyed: dict[tuple[Any, ...], list[Member]] = {}
+    for one in members:
+        data, hp = one.request.dataset, one.request.hp
+        model = (one.request.pipeline.name, tuple(sorted((key, repr(value)) for key, value in hp.items() if key != "seed")))
+        shapes = tuple(tuple(v.shape) for v in one.model.trainable_variables)
+        keyed.setdefault((model, count(data.x_train), count(data.x_val), shapes), []).append(one)
+    pools = Pools()
+    return [Group(found, validate, pools) for found in keyed.values()]
+
+
+def per_copy_logs(logs: Any, copies: int) -> list[dict[str, float]]:
+    """Stacked logs read back from the device as one dict per copy."""
+    return _per_copy(jax.device_get(logs), copies)
+
+
+def _per_copy(logs: Any, copies: int) -> list[dict[str, float]]:
+    if not logs:
+        return [{} for _ in range(copies)]
+    return [{key: float(np.asarray(values)[index]) for key, values in logs.items()} for index in range(copies)]
+
+
+def train(members: Sequence[Member], validate: bool) -> list[Group]:
+    """The epoch loop of ``model.fit`` for every member at once, each for its own ``epochs``;
+    the groups, trained, with each member's best (or, without a ``best``, last) weights written
+    back into its model."""
+    if not members:
+        return []
+    stepped = groups(members, validate)
+    for one in members:
+        one.model.stop_training = False
+        one.callbacks.on_train_begin()
+    for epoch in range(max(m.request.hp["epochs"] for m in members)):
+        active = [np.array([_training(m, epoch) for m in group.members]) for group in stepped]
+        if not any(mask.any() for mask in active):
+            break
+        for group, mask in zip(stepped, active, strict=True):
+            for one in np.array(group.members)[mask]:
+                one.callbacks.on_epoch_begin(epoch)
+        dispatched = [group.step(epoch, mask) for group, mask in zip(stepped, active, strict=True)]  # all run before one is read
+        for group, mask, (logs, val_logs) in zip(stepped, active, dispatched, strict=True):
+            copies = len(group.members)
+            trained, validated = per_copy_logs(logs, copies), per_copy_logs(val_logs, copies)
+            for index in np.flatnonzero(mask):
+                one = group.members[index]
+                if one.best is not None:
+                    one.best.improved = False
+                end_epoch(one.model, one.callbacks, one.history, epoch, {**trained[index], **_prefixed(validated[index])})
+            if group.members[0].best is not None:
+                group.keep_best(np.array([bool(m.best.improved) for m in group.members]))
+    for group in stepped:
+        group.write_back(best=group.members[0].best is not None)
+    for one in members:
+        one.callbacks.on_train_end()
+    return stepped
+
+
+def _training(one: Member, epoch: int) -> bool:
+    return not one.model.stop_training and epoch < one.request.hp["epochs"]
+
+
+def _prefixed(logs: dict[str, float]) -> dict[str, float]:
+    return {f"val_{key}": value for key, value in logs.items()}
