@@ -44,10 +44,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "fused.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sweeps-fused-"))
-    boston_args = ["--set", f"epochs={args.boston_epochs}", *_data(args, "boston_housing.npz")]
+    boston_args = ["--set", f"epochs={args.boston_epochs}", *data_args(args, "boston_housing.npz")]
     boston = _sides(work / "boston", "boston_kfold", boston_args)
     imdb_args = ["--repeats", str(args.repeats), *(["--epochs", str(args.imdb_epochs)] if args.imdb_epochs else [])]
-    imdb = _sides(work / "imdb", "imdb_activation", [*imdb_args, "--data-dir", str(_imdb_dir(args, work))])
+    imdb = _sides(work / "imdb", "imdb_activation", [*imdb_args, "--data-dir", str(imdb_dir(args, work))])
     results = {"boston_kfold": boston, "imdb_activation": imdb, "goals": _goals(boston, imdb)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -63,18 +63,18 @@ def _sides(work: Path, sweep: str, options: list[str]) -> dict:
         (project / "search_spaces").mkdir(parents=True)
         document = yaml.safe_load((REPO / "search_spaces" / f"{sweep}.yaml").read_text())
         (project / "search_spaces" / f"{sweep}.yaml").write_text(yaml.safe_dump({**document, "fuse": fuse}, sort_keys=False))
-        measured = _measure([sys.executable, "-m", "sweeps", sweep, *options], project)
+        measured = measure([sys.executable, "-m", "sweeps", sweep, *options], project)
         report = subprocess.run([sys.executable, "-m", "sweeps", "report", sweep], cwd=project, capture_output=True, text=True)
-        found[side] = {**measured, **_values(project, sweep), "verdict": _verdict(report.stdout)}
+        found[side] = {**measured, **values(project, sweep), "verdict": verdict(report.stdout)}
         print(f"{sweep} {side}: {found[side]['seconds']} s, peak {found[side]['peak_rss_mb']} MB", file=sys.stderr, flush=True)
     found["ratio"] = round(found["fused"]["seconds"] / found["sequential"]["seconds"], 3)
     found["memory_ratio"] = round(found["fused"]["peak_rss_mb"] / found["sequential"]["peak_rss_mb"], 3)
     return found
 
 
-def _measure(command: list[str], cwd: Path) -> dict:
-    """Run ``command`` in ``cwd``: its wall time and its own peak RSS."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def measure(command: list[str], cwd: Path, **env_vars: str) -> dict:
+    """Run ``command`` in ``cwd`` (with ``env_vars``): its wall time and its own peak RSS."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **env_vars}
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     out = child.stdout.read()
@@ -84,7 +84,7 @@ def _measure(command: list[str], cwd: Path) -> dict:
     return {"seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
-def _values(project: Path, sweep: str) -> dict:
+def values(project: Path, sweep: str) -> dict:
     """Each configuration's objective (the mean over its fits) and the best one, from MLflow."""
     from sweeps.tracking import query
 
@@ -95,7 +95,7 @@ def _values(project: Path, sweep: str) -> dict:
     return {"values": values, "best": pick(values, key=values.get)}
 
 
-def _verdict(report: str) -> str:
+def verdict(report: str) -> str:
     """The report's significance sentence, reduced to its verdict."""
     found = re.search(r"(not significant|significant) at", report)
     return found.group(1) if found else "none"
@@ -113,7 +113,7 @@ def _goals(boston: dict, imdb: dict) -> dict:
     }
 
 
-def _data(args: argparse.Namespace, filename: str) -> list[str]:
+def data_args(args: argparse.Namespace, filename: str) -> list[str]:
     from sweeps.pipeline import keras_cache_dir
 
     if args.data_dir and (args.data_dir / filename).is_file():
@@ -124,7 +124,7 @@ def _data(args: argparse.Namespace, filename: str) -> list[str]:
     return ["--generated-data"]
 
 
-def _imdb_dir(args: argparse.Namespace, work: Path) -> Path:
+def imdb_dir(args: argparse.Namespace, work: Path) -> Path:
     """Real IMDB if given or in Keras's cache, else a generated IMDB-sized imdb.npz."""
     import numpy as np
 

@@ -165,9 +165,10 @@ def add_backend_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def start_backend(args: argparse.Namespace, specs: Sequence[Any]) -> Any:
+def start_backend(args: argparse.Namespace, specs: Sequence[Any], compiled: Path | None = None) -> Any:
     """Choose the backend ``specs`` train on (one per process: a night's sweeps share it), make it
-    Keras's and start its framework; the choice, for the header.
+    Keras's and start its framework (JAX keeping what it compiles in ``compiled``); the choice,
+    for the header.
 
     Raises:
         ConfigError: no backend suits every spec's pipeline, or it is not installed.
@@ -179,24 +180,30 @@ def start_backend(args: argparse.Namespace, specs: Sequence[Any]) -> Any:
     for spec in specs[1:]:  # the first sweep's choice, where every other pipeline supports it
         check(choice, spec.pipeline.backends, spec.pipeline.name)
     apply(choice)
-    import_backend(choice.name, quietly=not args.debug, threads=getattr(args, "threads", None))
+    import_backend(choice.name, quietly=not args.debug, threads=getattr(args, "threads", None), compiled=compiled)
     return choice
 
 
-def import_backend(backend: str, quietly: bool, threads: int | None = None) -> None:
+def import_backend(backend: str, quietly: bool, threads: int | None = None, compiled: Path | None = None) -> None:
     """Start the framework of Keras's ``backend`` (chosen already: ``sweeps.spec.backend``), its
     native start-up banners silenced, with ``threads`` threads if given (before its thread pools
     start). A Python import error still surfaces.
 
-    TensorFlow is started on every backend only where it is the backend: JAX's fused fits and
-    its feeds need none of it (keras-tuner imports it itself).
+    TensorFlow is started only where it is the backend: JAX's fused fits and its feeds need
+    none of it (keras-tuner imports it itself). ``compiled`` is where JAX keeps the programs it
+    compiles, across processes.
     """
     if backend == "jax":
         if threads == 1:  # XLA's CPU client takes no thread count, only "one" (a --jobs worker per core)
             os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false " + (
                 "intra_op_parallelism_threads=1"
             )
-        import jax  # noqa: F401
+        import jax
+
+        if compiled is not None:  # the same model compiled again (a resume, the next night) is read back
+            jax.config.update("jax_compilation_cache_dir", str(compiled))
+            # JAX keeps only what took a second to compile; one small model's epoch takes about 0.8 s.
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     elif backend == "torch":
         import torch
 

@@ -56,7 +56,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     data_options(args, None)
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
-    backend = start_backend(args, specs)
+    backend = start_backend(args, specs, stores.cache_dir / "compiled")
     with library_logs_to(stores.log_dir / f"nightly-{date.isoformat()}.log") as log:
         say(f"nightly {date}: {len(entries)} sweep(s) on backend {backend}; library warnings and notes in {log}")
         nights = [_night(args, entry, spec, date, stores) for entry, spec in zip(entries, specs, strict=True)]

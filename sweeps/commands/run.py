@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs {args.jobs}: only the optuna engine shares a study between processes")
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
-    backend = start_backend(args, [spec])
+    backend = start_backend(args, [spec], stores.cache_dir / "compiled")
     return _run(args, spec, stores, backend)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from sweeps.training.batches import count, epoch_order, rows
 from sweeps.training.fit import BestEpoch, FitRequest, end_epoch, fresh_model
-from sweeps.training.stacked import Rows, epoch_function, evaluation_function, keep_best, stack
+from sweeps.training.stacked import Rows, along, epoch_function, evaluation_function, stack
 
 
 class DeviceBest(BestEpoch):
@@ -79,25 +79,31 @@ class Group:
         self.state = tuple(self.state)  # the structure the compiled epoch hands back
         self.reset = self.state[3]  # the metrics as Keras resets them, each epoch and evaluation
         self.best = (list(self.state[0]), list(self.state[1]))
-        self._epoch = epoch_function(self.model, self.train, self.validation)
+        self.improved = np.zeros(len(self.members), bool)  # the copies whose last epoch was their best
+        self._epoch = epoch_function(self.model, self.reset, self.train, self.validation)
         self._val_numbers = self._in_order([(d.x_val, d.y_val) for d in sets], self.validation) if validate else None
 
-    def step(self, epoch: int, active: np.ndarray) -> tuple[Any, Any]:
-        """Dispatch one epoch of every copy (``active`` ones change); its logs, still on the device."""
+    def arguments(self, epoch: int, active: np.ndarray) -> tuple[Any, ...]:
+        """The compiled epoch's arguments for ``epoch``: every copy's rows in its own order."""
         orders = [
             epoch_order(count(m.request.dataset.x_train), m.request.hp["seed"], epoch)
             + self.train.offset(m.request.dataset.x_train, m.request.dataset.y_train)
             for m in self.members
         ]
-        data = self.train.data
-        val_data = self.validation.data if self.validation else None
-        self.state, logs, val_logs = self._epoch(
-            self.state, active, self.reset, (data, val_data), (self._batched(orders), self._val_numbers)
-        )
+        data = (self.train.data, self.validation.data if self.validation else None)
+        return self.state, (self.best, self.improved), active, data, (self._batched(orders), self._val_numbers)
+
+    def step(self, epoch: int, active: np.ndarray) -> tuple[Any, Any]:
+        """Dispatch one epoch of every copy (``active`` ones change); its logs, still on the device."""
+        self.state, self.best, logs, val_logs = self._epoch(*self.arguments(epoch, active))
         return logs, val_logs
 
-    def keep_best(self, improved: np.ndarray) -> None:
-        self.best = keep_best(self.best, tuple(self.state[:2]), improved)
+    def settle(self) -> None:
+        """Keep the state of the copies whose last epoch was their best (the next epoch would have)."""
+        if self.improved.any():
+            best, now = jax.device_get((self.best, tuple(self.state[:2])))
+            self.best = jax.tree.map(lambda kept, new: np.where(along(self.improved, new), new, kept), best, now)
+            self.improved = np.zeros(len(self.members), bool)
 
     def evaluate(self, arrays: Sequence[tuple[Any, Any]], best: bool) -> list[dict[str, float]]:
         """Every copy's ``test_step`` metrics on its ``(x, y)``, with its best epoch's weights
@@ -111,11 +117,11 @@ class Group:
     def write_back(self, best: bool) -> None:
         """Each copy's weights (its best epoch's, or its last) and optimizer state into its model."""
         trainable, non_trainable = self.best if best else self.state[:2]
+        stacked = jax.device_get((trainable, non_trainable, self.state[2]))  # sliced on the host: no compile per shape
         for index, one in enumerate(self.members):
-            for variables, values in (
-                (one.model.trainable_variables, trainable),
-                (one.model.non_trainable_variables, non_trainable),
-                (one.model.optimizer.variables, self.state[2]),
+            model = one.model
+            for variables, values in zip(
+                (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables), stacked, strict=True
             ):
                 for variable, value in zip(variables, values, strict=True):
                     variable.assign(value[index])
@@ -195,8 +201,9 @@ def train(members: Sequence[Member], validate: bool) -> list[Group]:
                     one.best.improved = False
                 end_epoch(one.model, one.callbacks, one.history, epoch, {**trained[index], **_prefixed(validated[index])})
             if group.members[0].best is not None:
-                group.keep_best(np.array([bool(m.best.improved) for m in group.members]))
+                group.improved = np.array([bool(m.best.improved) for m in group.members])
     for group in stepped:
+        group.settle()
         group.write_back(best=group.members[0].best is not None)
     for one in members:
         one.callbacks.on_train_end()

@@ -66,28 +66,32 @@ class Rows:
 
 
 def stack(states: Sequence[Sequence[Any]]) -> list[Any]:
-    """Per-copy lists of arrays as one list of arrays stacked on a leading copy axis."""
-    return [jnp.stack(values) for values in zip(*states, strict=True)]
+    """Per-copy lists of arrays as one list of arrays stacked on a leading copy axis (stacked on
+    the host: on the device every new shape would compile a function of its own)."""
+    return [jnp.asarray(np.stack([np.asarray(value) for value in values])) for values in zip(*states, strict=True)]
 
 
-def epoch_function(model: Any, rows: Rows, validation: Rows | None) -> Callable[..., Any]:
-    """A jitted function ``(state, active, reset, data, numbers) -> (state, logs, val_logs)``
+def epoch_function(model: Any, reset: Any, rows: Rows, validation: Rows | None) -> Callable[..., Any]:
+    """A jitted function ``(state, best, active, data, numbers) -> (state, best, logs, val_logs)``
     training every copy one epoch.
 
     ``state`` is (trainable, non-trainable, optimizer, metrics) stacked; ``reset`` the metric
-    variables as reset; ``data`` the rows' data, for training and for validation; ``numbers``
-    the copies' (full batches, last batch) row numbers into them, for training and for
-    validation; logs are every copy's last-step metrics.
+    variables as Keras resets them; ``best`` is (the best epoch's trainable and non-trainable
+    state, which copies improved last epoch), whose state is kept first; ``data`` the rows'
+    data, for training and for validation; ``numbers`` the copies' (full batches, last batch)
+    row numbers into them, for training and for validation; logs are every copy's last-step
+    metrics.
     """
     train_step, test_step = jax.vmap(model.train_step), jax.vmap(model.test_step)
 
-    def epoch(state, active, reset, data, numbers):
+    def epoch(state, best, active, data, numbers):
+        kept_best = keep_best(best[0], tuple(state[:2]), best[1])
         trained, logs = _steps(train_step, _lists((*state[:3], reset)), rows, data[0], numbers[0])
-        kept = jax.tree.map(lambda new, old: jnp.where(_along(active, new), new, old), trained[:3], tuple(state[:3]))
+        kept = jax.tree.map(lambda new, old: jnp.where(along(active, new), new, old), trained[:3], tuple(state[:3]))
         val_logs = {}
         if validation is not None:
             val_logs = _steps(test_step, _lists((kept[0], kept[1], reset)), validation, data[1], numbers[1])[1]
-        return (*kept, trained[3]), logs, val_logs
+        return (*kept, trained[3]), kept_best, logs, val_logs
 
     return jax.jit(epoch)
 
@@ -103,10 +107,9 @@ def evaluation_function(model: Any, rows: Rows) -> Callable[..., Any]:
     )
 
 
-@jax.jit
 def keep_best(best: Any, current: Any, improved: Any) -> Any:
     """``current`` where a copy ``improved``, else ``best``."""
-    return jax.tree.map(lambda kept, now: jnp.where(_along(improved, now), now, kept), best, current)
+    return jax.tree.map(lambda kept, now: jnp.where(along(improved, now), now, kept), best, current)
 
 
 def _steps(step: Callable[..., Any], state: State, rows: Rows, data: Any, numbers: Any) -> tuple[State, Any]:
@@ -135,7 +138,7 @@ def _lists(state: State) -> State:
     return tuple(list(part) for part in state)
 
 
-def _along(mask: Any, like: Any) -> Any:
+def along(mask: Any, like: Any) -> Any:
     """A per-copy mask shaped to broadcast against ``like`` (copies first)."""
     return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
 
