@@ -39,6 +39,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fused import REPO, data_args, imdb_dir, measure, values, verdict
 
+from sweeps.tracking.records import ROLE
+
 SWEEPS = {  # name -> its options, and the backend its pipeline prefers
     "boston_kfold": (["--set", "epochs=80"], "jax"),
     "sequence_features": ([], "jax"),
@@ -107,8 +109,8 @@ def _spans(project: Path, name: str) -> dict:
     client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(name)
     runs = client.search_runs([experiment.experiment_id], max_results=5000)
-    trials = [r for r in runs if r.data.tags.get("sweeps.role") == "trial"]
-    fits = [r for r in runs if r.data.tags.get("sweeps.role") in ("fold", "repeat")] or trials
+    trials = [r for r in runs if r.data.tags.get(ROLE) == "trial"]
+    fits = [r for r in runs if r.data.tags.get(ROLE) in ("fold", "repeat")] or trials
     span = (max(r.info.end_time for r in trials) - min(r.info.start_time for r in trials)) / 1000
     return {
         "training_seconds": round(span, 2),

@@ -19,14 +19,16 @@ from sweeps.tracking.records import ROLE
 from tests.support import BASE, REPO, mlflow_runs, run_sweeps, write_space
 
 OTHER = "tensorflow" if keras.backend.backend() == "jax" else "jax"
+BACKEND_TESTS = ("tests/training/test_fused.py", "tests/training/test_feed.py")  # what differs between backends
 SWEEP = {**BASE, "repeats": 2, "trials": 2, "params": {"activation": {"type": "categorical", "choices": ["relu", "tanh"]}}}
 
 
 def test_fused_fits_and_feeds_keep_their_promises_on_the_other_backend() -> None:
-    """tests/training on the backend this process is not on: fused equal to alone, the feeds' batches."""
+    """The tests of fused fits and feeds on the backend this process is not on: fused equal to
+    alone, the feeds' batches."""
     env = {**os.environ, "KERAS_BACKEND": OTHER, "PYTHONPATH": str(REPO)}
     ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "tests/training"],
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *BACKEND_TESTS],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -16,6 +16,10 @@ from sweeps.training.fit import FitRequest, Fitted
 from sweeps.training.fused import why_not_fused
 from tests.support import BASE, REPO, mlflow_runs, write_space
 
+# Fused copies add in another order than one model alone where the backend vectorises them (JAX's
+# vmap): a relative 1e-5 at most, per epoch (measured: 0 on TensorFlow, 3e-7 at most on JAX).
+TOLERANCE = 1e-5
+
 
 def trial(spec_file: Path, data_dir: Path, fuse: bool, **hp) -> tuple[Fitted, list[Fitted]]:
     """One trial of several fits, fused or one after another: the trial and each fit."""
@@ -43,14 +47,14 @@ def largest_difference(alone: list[Fitted], together: list[Fitted]) -> float:
 def assert_same(alone: tuple[Fitted, list[Fitted]], together: tuple[Fitted, list[Fitted]]) -> float:
     (trial_alone, fits_alone), (trial_fused, fits_fused) = alone, together
     worst = largest_difference(fits_alone, fits_fused)
-    assert worst <= 1e-4
+    assert worst <= TOLERANCE
     assert [f.best_epoch for f in fits_alone] == [f.best_epoch for f in fits_fused]
-    assert [f.value for f in fits_alone] == pytest.approx([f.value for f in fits_fused], rel=1e-4)
+    assert [f.value for f in fits_alone] == pytest.approx([f.value for f in fits_fused], rel=TOLERANCE)
     for one, other in zip(fits_alone, fits_fused, strict=True):
         assert one.test.keys() == other.test.keys()
-        assert [one.test[k] for k in one.test] == pytest.approx([other.test[k] for k in one.test], rel=1e-4)
+        assert [one.test[k] for k in one.test] == pytest.approx([other.test[k] for k in one.test], rel=TOLERANCE)
     assert trial_alone.best_epoch == trial_fused.best_epoch and trial_alone.epochs_trained == trial_fused.epochs_trained
-    assert trial_alone.test == pytest.approx(trial_fused.test, rel=1e-4)  # K-fold: the refit on all rows
+    assert trial_alone.test == pytest.approx(trial_fused.test, rel=TOLERANCE)  # K-fold: the refit on all rows
     print(f"largest relative difference between fused and sequential curves: {worst:.2e}")
     return worst
 
