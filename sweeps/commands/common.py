@@ -200,8 +200,9 @@ def import_backend(backend: str, quietly: bool, threads: int | None = None, comp
             )
         import jax
 
-        if compiled is not None:  # the same model compiled again (a resume, the next night) is read back
-            jax.config.update("jax_compilation_cache_dir", str(compiled))
+        if compiled is not None and jax.config.jax_compilation_cache_dir is None:  # once per process
+            # The same model compiled again (a resume, the next night) is read back.
+            jax.config.update("jax_compilation_cache_dir", str(compiled.absolute()))
             # JAX keeps only what took a second to compile; one small model's epoch takes about 0.8 s.
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     elif backend == "torch":

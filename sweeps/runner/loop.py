@@ -31,7 +31,9 @@ def work(ctx: SweepContext) -> int:
     while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
         close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
         batch = [proposal]
-        while together and len(batch) < spec.fuse_trials and (more := engine.ask_now()) is not None:
+        # The first trial of a process trains alone: a pipeline that cannot build its first
+        # model is broken, and stops the sweep with one trial recorded, not a batch of them.
+        while together and trials.built and len(batch) < spec.fuse_trials and (more := engine.ask_now()) is not None:
             batch.append(more)
         for proposal, outcome in zip(batch, _run(ctx, trials, batch), strict=True):
             ran += 1

@@ -57,6 +57,11 @@ class TrialRunner:
         self.ctx = ctx
         self._built = False
 
+    @property
+    def built(self) -> bool:
+        """Whether this process has built a model of the pipeline yet."""
+        return self._built
+
     def run(self, proposal: Proposal) -> Outcome:
         """Run one proposed trial as a nested MLflow run and tell the engine how it ended.
 

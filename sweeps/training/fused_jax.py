@@ -67,8 +67,9 @@ class Group:
         self.batch_size = members[0].request.hp["batch_size"]
         self.pools = pools
         sets = [m.request.dataset for m in members]
-        self.train = pools.of([(d.x_train, d.y_train) for d in sets])
-        self.validation = pools.of([(d.x_val, d.y_val) for d in sets]) if validate else None
+        self.sparse = any(getattr(tensor, "sparse", False) for tensor in self.model.inputs)  # its input is declared so
+        self.train = pools.of([(d.x_train, d.y_train) for d in sets], self.sparse)
+        self.validation = pools.of([(d.x_val, d.y_val) for d in sets], self.sparse) if validate else None
         models = [m.model for m in members]
         self.state = [
             stack([[v.value for v in getattr(model, name)] for model in models])
@@ -108,7 +109,7 @@ class Group:
     def evaluate(self, arrays: Sequence[tuple[Any, Any]], best: bool) -> list[dict[str, float]]:
         """Every copy's ``test_step`` metrics on its ``(x, y)``, with its best epoch's weights
         (``best``) or its last."""
-        rows = self.pools.of(arrays)
+        rows = self.pools.of(arrays, self.sparse)
         trainable, non_trainable = self.best if best else self.state[:2]
         evaluation = evaluation_function(self.model, rows)
         logs = evaluation(trainable, non_trainable, self.reset, rows.data, self._in_order(arrays, rows))
@@ -140,13 +141,13 @@ class Pools:
     """The device copies of a fused set's arrays, made once however many groups use them."""
 
     def __init__(self) -> None:
-        self._made: dict[tuple[tuple[int, int], ...], Rows] = {}
+        self._made: dict[tuple[Any, ...], Rows] = {}
 
-    def of(self, pairs: Sequence[tuple[Any, Any]]) -> Rows:
-        """The rows of the (inputs, labels) ``pairs``."""
-        key = tuple(sorted({(id(x), id(y)) for x, y in pairs}))
+    def of(self, pairs: Sequence[tuple[Any, Any]], sparse_batches: bool) -> Rows:
+        """The rows of the (inputs, labels) ``pairs`` (sparse rows taken as sparse batches, or dense)."""
+        key = (sparse_batches, *sorted({(id(x), id(y)) for x, y in pairs}))
         if key not in self._made:
-            self._made[key] = Rows(pairs)
+            self._made[key] = Rows(pairs, sparse_batches)
         return self._made[key]
 
 

@@ -19,17 +19,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
+from jax.experimental import sparse as jsparse
 
 State = tuple[Any, ...]
 
 
 class Pool:
-    """Arrays' rows, one after another, on the device, taken by row number as dense batches.
-    Sparse rows are kept as padded (column, value) lists and made dense as they are taken, the
-    same values ``sweeps.training.batches.rows`` gives."""
+    """Arrays' rows, one after another, on the device, taken by row number as batches.
 
-    def __init__(self, arrays: Sequence[Any]) -> None:
+    Sparse rows are kept as padded (column, value) lists. They are taken as a sparse batch
+    (JAX's BCOO) for a model whose input is declared sparse, whose first Dense layer then sums
+    the kernel rows of the columns present; else they are made dense as they are taken (the
+    values ``sweeps.training.batches.rows`` gives).
+    """
+
+    def __init__(self, arrays: Sequence[Any], sparse_batches: bool = False) -> None:
         self.width: int | None = None
+        self.sparse_batches = sparse_batches
         if sp.issparse(arrays[0]):
             csr = sp.vstack(arrays, format="csr")
             self.width = csr.shape[1]
@@ -38,11 +44,14 @@ class Pool:
             self.data = jnp.asarray(_floats(np.concatenate([np.asarray(array) for array in arrays])))
 
     def take(self, data: Any, numbers: Any) -> Any:
-        """Rows ``numbers`` of ``data`` (this pool's ``data``, as traced) as a dense batch."""
+        """Rows ``numbers`` of ``data`` (this pool's ``data``, as traced) as a batch."""
         if self.width is None:
             return data[numbers]
         columns, values = data[0][numbers], data[1][numbers]
-        rows = jnp.arange(numbers.shape[0])[:, None]
+        rows = jnp.broadcast_to(jnp.arange(numbers.shape[0])[:, None], columns.shape)
+        if self.sparse_batches:  # padding: value 0 at column `width`, which adds nothing
+            where = jnp.stack([rows, columns], axis=-1).reshape(-1, 2)
+            return jsparse.BCOO((values.reshape(-1), where), shape=(numbers.shape[0], self.width))
         return jnp.zeros((numbers.shape[0], self.width), values.dtype).at[rows, columns].add(values, mode="drop")
 
 
@@ -50,11 +59,11 @@ class Rows:
     """Pairs of arrays (inputs, labels) on the device, each pair once: row ``i`` of ``x`` goes
     with row ``i`` of ``y``, so one row number takes both."""
 
-    def __init__(self, pairs: Sequence[tuple[Any, Any]]) -> None:
+    def __init__(self, pairs: Sequence[tuple[Any, Any]], sparse_batches: bool = False) -> None:
         unique = list({(id(x), id(y)): (x, y) for x, y in pairs}.values())
         starts = np.cumsum([0, *(_count(x) for x, _ in unique)])
         self._offsets = {(id(x), id(y)): int(start) for (x, y), start in zip(unique, starts, strict=False)}
-        self.x, self.y = Pool([x for x, _ in unique]), Pool([y for _, y in unique])
+        self.x, self.y = Pool([x for x, _ in unique], sparse_batches), Pool([y for _, y in unique])
 
     @property
     def data(self) -> tuple[Any, Any]:

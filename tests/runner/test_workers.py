@@ -135,9 +135,9 @@ def wait_for_port(process: subprocess.Popen, port: int, log: Path, timeout: floa
 
 
 def test_a_killed_workers_trials_are_failed_and_retried_by_another(pg, tmp_path: Path, imdb_dir: Path) -> None:
-    """The victim is SIGKILLed as its first trial's MLflow run opens, holding the batch of trials
-    it took to train together; the survivor, started then, fails them as their worker's process
-    is gone and runs their points again."""
+    """The victim trains its first trial alone, then takes the other three to train together and
+    is SIGKILLed as the first of them opens its MLflow run; the survivor, started then, fails
+    the three as their worker's process is gone and runs their points again."""
     url, _ = pg
     storage, tracking = f"{url}/optuna", f"{url}/mlflow"
     spaces(
@@ -146,14 +146,15 @@ def test_a_killed_workers_trials_are_failed_and_retried_by_another(pg, tmp_path:
         params={"layers": {"type": "categorical", "choices": [1, 2]}, "units": {"type": "categorical", "choices": [4, 8]}},
     )
     args = ["--data-dir", str(imdb_dir), "--storage", storage, "--tracking-uri", tracking, "--study", "killed"]
-    victim = start(tmp_path, *args, "--heartbeat", "1", crash_at="trial-started")
+    victim = start(tmp_path, *args, "--heartbeat", "1", crash_at="trial-started:2")
     victim.communicate(timeout=600)
     assert victim.returncode == -9
-    taken = [t for t in trials(storage, "killed") if t.state.name == "RUNNING"]
-    assert len(taken) == 4 and all(t.user_attrs["worker"].endswith(f":{victim.pid}") for t in taken)  # one batch
+    before = trials(storage, "killed")
+    taken = [t for t in before if t.state.name == "RUNNING"]
+    assert len(taken) == 3 and all(t.user_attrs["worker"].endswith(f":{victim.pid}") for t in taken)  # one batch
+    assert [t.state.name for t in before if t not in taken] == ["COMPLETE"]
     opened = [t for t in taken if t.user_attrs.get("mlflow_run_id")]
-    assert len(opened) == 1, [t.user_attrs for t in taken]  # killed as the first trial's run opened
-    (opened,) = opened
+    assert len(opened) == 1, [t.user_attrs for t in taken]  # killed as the batch's first run opened
     survivor = start(tmp_path, *args, "--heartbeat", "1")
     out, err = survivor.communicate(timeout=600)
     assert survivor.returncode == 0, err
@@ -163,7 +164,7 @@ def test_a_killed_workers_trials_are_failed_and_retried_by_another(pg, tmp_path:
     complete = [t for t in done if t.state.name == "COMPLETE"]
     assert points(t.params for t in complete) == [(1, 4), (1, 8), (2, 4), (2, 8)]  # retried, none twice
     runs = {r.info.run_id: r for r in children(tracking, "killed")}
-    assert runs[opened.user_attrs["mlflow_run_id"]].info.status == "KILLED"
+    assert runs[opened[0].user_attrs["mlflow_run_id"]].info.status == "KILLED"
     assert sorted(r.info.status for r in runs.values()) == ["FINISHED"] * 4 + ["KILLED"]
 
 
