@@ -9,7 +9,10 @@ review lengths as IMDB's, word ranks Zipf-like), its rows fed three ways:
 - ``dense_pool``: every row dense on the device, a batch taken by index (the memory of the
   whole dense matrix: rows x words x 4 bytes);
 - ``densified``: each row's (column, value) pairs padded on the device and each batch made
-  dense as it is taken (``sweeps.training.stacked.Pool``, what fused fits on JAX do);
+  dense as it is taken (``sweeps.training.stacked.Pool``, for an input not declared sparse);
+- ``sparse_batches``: the same padded pairs taken as a sparse batch (JAX's BCOO), multiplied
+  into the kernel by JAX's sparse product (what fused fits on JAX do for an input declared
+  sparse);
 - ``gathered``: no dense batch at all: the first layer's output as a sum of the kernel rows of
   the words present (an embedding bag), a hand-written model that Keras's layers are not.
 
@@ -70,11 +73,12 @@ def main() -> int:
         return loss
 
     y_device = jnp.asarray(y)
-    pool = Pool([x])
+    pool, sparse_pool = Pool([x]), Pool([x], sparse_batches=True)
     lengths_max = pool.data[0].shape[1]
     feeds = {
         "dense_pool": (jnp.asarray(x.toarray()), lambda data, idx: data[idx], lambda w, batch_x: batch_x @ w[0]),
         "densified": (pool.data, pool.take, lambda w, batch_x: batch_x @ w[0]),
+        "sparse_batches": (sparse_pool.data, sparse_pool.take, lambda w, batch_x: batch_x @ w[0]),
         "gathered": (
             pool.data,
             lambda data, idx: (data[0][idx], data[1][idx]),

@@ -28,7 +28,7 @@ A pipeline is any Python module that trains one task. A search space names it wi
     ``read_word_indices``, cut as Keras cuts them (``keras_word_indices``), ``multi_hot`` rows.
 
 ``build_model(hp, dataset) -> keras.Model``
-    A compiled model from one dict of hyperparameters. ``hidden_layers``, ``compile_model``,
+    A compiled model from one dict of hyperparameters. ``multi_hot_input``, ``hidden_layers``, ``compile_model``,
     ``optimizer`` and ``accuracy`` build the Dense stack the tutorials use.
 
 Optionally ``for_trial(dataset, hp) -> Dataset``, a cheap per-trial view of the loaded data
@@ -80,7 +80,7 @@ from sweeps.spec.hyperparameters import (
     text,
     training,
 )
-from sweeps.training.dense import accuracy, compile_model, hidden_layers, optimizer, regularizer
+from sweeps.training.dense import accuracy, compile_model, hidden_layers, multi_hot_input, optimizer, regularizer
 
 __all__ = [
     "ACTIVATIONS",
@@ -98,6 +98,7 @@ __all__ = [
     "compile_model",
     "dense_stack",
     "hidden_layers",
+    "multi_hot_input",
     "hold_out",
     "integer",
     "keras_cache_dir",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,9 +16,14 @@ from tests.support import Ran, write_all_formats, write_imdb
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The backend this process's keras starts on, and the one its commands choose (before keras is
-# first imported): the built-ins' default unless the environment says otherwise. The tests of
+# first imported): JAX unless the environment says otherwise. The tests of
 # fused fits and feeds also run on the other backend (tests/test_backends.py).
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# Tests train the same small models again and again, in this process and in the commands they
+# start: JAX compiles each program once for the whole suite and reads it back after (the same
+# program gives the same numbers). JAX keeps by default only what took a second to compile.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"sweeps-tests-xla-{os.getuid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 @pytest.fixture(scope="session")

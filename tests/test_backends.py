@@ -1,6 +1,6 @@
 """Every backend: the same sweep file gives the same records and reports, fused as alone.
 
-This process's keras runs on one backend (``KERAS_BACKEND``, else JAX: the built-ins' default);
+This process's keras runs on one backend (``KERAS_BACKEND``, else JAX);
 the tests of fused fits and feeds run again in a process of their own on the other one.
 """
 
@@ -77,7 +77,7 @@ def test_the_built_in_default_is_said_in_the_header(workdir: Path, imdb_dir: Pat
     space = write_space(workdir, {**BASE, "trials": 1})
     ran = run_sweeps(str(space), "--data-dir", str(imdb_dir), "--epochs", "1", cwd=workdir, KERAS_BACKEND="")
     assert ran.returncode == 0, ran.stderr[-3000:]
-    assert "backend jax (pipeline imdb's default) | device cpu" in ran.stderr
+    assert "backend tensorflow (pipeline imdb's default) | device cpu" in ran.stderr
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is an extra: pip install 'keras-sweeps[torch]'")

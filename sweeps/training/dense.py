@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     import keras
 
 
+def multi_hot_input(width: int, name: str) -> Any:
+    """The input of a model of multi-hot rows: sparse where the backend takes sparse batches
+    (TensorFlow, JAX), dense on PyTorch (whose batches are made dense)."""
+    import keras
+
+    return keras.Input(shape=(width,), sparse=keras.backend.backend() != "torch", name=name)
+
+
 def hidden_layers(x: Any, hp: Mapping[str, Any]) -> Any:
     """Apply ``layers`` x Dense(``units``, ``activation``) with optional L1/L2 and dropout."""
     import keras
