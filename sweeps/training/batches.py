@@ -25,12 +25,18 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
 
 def rows(x: Any, numbers: Any) -> np.ndarray:
     """Rows ``numbers`` of ``x`` (an array or a sparse matrix) as a dense array, float64 as
-    Keras's float32 (what its own array adapter hands the model)."""
-    picked = x[numbers].toarray() if sp.issparse(x) else np.asarray(x[numbers])
-    return picked.astype(np.float32) if picked.dtype == np.float64 else picked
+    Keras's float32."""
+    return floats(x[numbers].toarray() if sp.issparse(x) else x[numbers])
+
+
+def floats(values: Any) -> np.ndarray:
+    """Float64 arrays as Keras's float32 (what its own array adapter hands the model)."""
+    array = np.asarray(values)
+    return array.astype(np.float32) if array.dtype == np.float64 else array
 
 
 def count(x: Any) -> int:
+    """Rows of ``x``, an array or a sparse matrix."""
     return x.shape[0] if sp.issparse(x) else len(x)
 
 

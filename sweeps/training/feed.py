@@ -60,7 +60,7 @@ def dataset(x: Any, y: Any, batch_size: int, shuffle_seed: int | None = None, ep
     """
     import tensorflow as tf  # only once a trial trains; the CLI imports TensorFlow lazily
 
-    count = x.shape[0] if sp.issparse(x) else len(x)
+    count = batches.count(x)
     if shuffle_seed is None:
         numbers = tf.data.Dataset.range(count).batch(batch_size)
     else:
@@ -82,16 +82,16 @@ def dataset(x: Any, y: Any, batch_size: int, shuffle_seed: int | None = None, ep
 
 def steps(x: Any, batch_size: int) -> int:
     """Batches in one epoch of ``x``."""
-    return -(-(x.shape[0] if sp.issparse(x) else len(x)) // batch_size)
+    return -(-batches.count(x) // batch_size)
 
 
 def _rows_of(x: Any, y: Any) -> Any:
     """A function from a batch of row numbers to those rows of ``x`` and ``y`` as tensors."""
     import tensorflow as tf
 
-    labels = tf.constant(_floats(y))
+    labels = tf.constant(batches.floats(y))
     if not sp.issparse(x):
-        features = tf.constant(_floats(x))
+        features = tf.constant(batches.floats(x))
         return lambda numbers: (tf.gather(features, numbers), tf.gather(labels, numbers))
     columns, values, width = _ragged(x)
 
@@ -102,12 +102,6 @@ def _rows_of(x: Any, y: Any) -> Any:
         return tf.SparseTensor(where, weights.flat_values, shape), tf.gather(labels, numbers)
 
     return take
-
-
-def _floats(values: Any) -> Any:
-    """Float64 arrays as Keras's float32 (what its own array adapter hands the model)."""
-    array = np.asarray(values)
-    return array.astype(np.float32) if array.dtype == np.float64 else array
 
 
 _ragged_rows: dict[int, Any] = {}  # id of a matrix -> its rows as ragged tensors, dropped with the matrix

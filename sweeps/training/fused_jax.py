@@ -113,7 +113,7 @@ class Group:
         trainable, non_trainable = self.best if best else self.state[:2]
         evaluation = evaluation_function(self.model, rows)
         logs = evaluation(trainable, non_trainable, self.reset, rows.data, self._in_order(arrays, rows))
-        return _per_copy(jax.device_get(logs), len(self.members))
+        return per_copy_logs(logs, len(self.members))
 
     def write_back(self, best: bool) -> None:
         """Each copy's weights (its best epoch's, or its last) and optimizer state into its model."""
@@ -166,10 +166,7 @@ def groups(members: Sequence[Member], validate: bool) -> list[Group]:
 
 def per_copy_logs(logs: Any, copies: int) -> list[dict[str, float]]:
     """Stacked logs read back from the device as one dict per copy."""
-    return _per_copy(jax.device_get(logs), copies)
-
-
-def _per_copy(logs: Any, copies: int) -> list[dict[str, float]]:
+    logs = jax.device_get(logs)
     if not logs:
         return [{} for _ in range(copies)]
     return [{key: float(np.asarray(values)[index]) for key, values in logs.items()} for index in range(copies)]

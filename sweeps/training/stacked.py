@@ -21,6 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 from jax.experimental import sparse as jsparse
 
+from sweeps.training.batches import count, floats
+
 State = tuple[Any, ...]
 
 
@@ -41,7 +43,7 @@ class Pool:
             self.width = csr.shape[1]
             self.data = _padded(csr)
         else:
-            self.data = jnp.asarray(_floats(np.concatenate([np.asarray(array) for array in arrays])))
+            self.data = jnp.asarray(floats(np.concatenate([np.asarray(array) for array in arrays])))
 
     def take(self, data: Any, numbers: Any) -> Any:
         """Rows ``numbers`` of ``data`` (this pool's ``data``, as traced) as a batch."""
@@ -61,7 +63,7 @@ class Rows:
 
     def __init__(self, pairs: Sequence[tuple[Any, Any]], sparse_batches: bool = False) -> None:
         unique = list({(id(x), id(y)): (x, y) for x, y in pairs}.values())
-        starts = np.cumsum([0, *(_count(x) for x, _ in unique)])
+        starts = np.cumsum([0, *(count(x) for x, _ in unique)])
         self._offsets = {(id(x), id(y)): int(start) for (x, y), start in zip(unique, starts, strict=False)}
         self.x, self.y = Pool([x for x, _ in unique], sparse_batches), Pool([y for _, y in unique])
 
@@ -152,20 +154,12 @@ def along(mask: Any, like: Any) -> Any:
     return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
 
 
-def _count(array: Any) -> int:
-    return array.shape[0] if sp.issparse(array) else len(array)
-
-
-def _floats(values: np.ndarray) -> np.ndarray:
-    return values.astype(np.float32) if values.dtype == np.float64 else values
-
-
 def _padded(csr: sp.csr_matrix) -> tuple[Any, Any]:
     """Each row's columns and values, padded to the longest row (column ``width``: dropped)."""
     lengths = np.diff(csr.indptr)
     longest = max(int(lengths.max(initial=0)), 1)
     columns = np.full((csr.shape[0], longest), csr.shape[1], dtype=np.int32)
-    values = np.zeros((csr.shape[0], longest), dtype=_floats(csr.data).dtype)
+    values = np.zeros((csr.shape[0], longest), dtype=floats(csr.data).dtype)
     row = np.repeat(np.arange(csr.shape[0]), lengths)
     place = np.arange(csr.nnz) - np.repeat(csr.indptr[:-1], lengths)
     columns[row, place], values[row, place] = csr.indices, csr.data
