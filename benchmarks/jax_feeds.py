@@ -8,13 +8,17 @@ review lengths as IMDB's, word ranks Zipf-like), its rows fed three ways:
 
 - ``dense_pool``: every row dense on the device, a batch taken by index (the memory of the
   whole dense matrix: rows x words x 4 bytes);
-- ``densified``: each row's (column, value) pairs padded on the device and each batch made
-  dense as it is taken (``sweeps.training.stacked.Pool``, for an input not declared sparse);
-- ``sparse_batches``: the same padded pairs taken as a sparse batch (JAX's BCOO), multiplied
-  into the kernel by JAX's sparse product (what fused fits on JAX do for an input declared
+- ``densified``: the rows' nonzeros on the device (CSR), each batch's taken one after another
+  and made dense as it is taken (``sweeps.training.stacked.Pool``, for an input not declared
   sparse);
+- ``sparse_batches``: the same nonzeros taken as a sparse batch (JAX's BCOO) in room for the most
+  any batch holds, multiplied into the kernel by JAX's sparse product (what fused fits on JAX do
+  for an input declared sparse);
+- ``padded_sparse_batches``: a sparse batch from each row padded to the longest row (the way
+  fused fits took them before: five times the room on IMDB's lengths);
 - ``gathered``: no dense batch at all: the first layer's output as a sum of the kernel rows of
-  the words present (an embedding bag), a hand-written model that Keras's layers are not.
+  the words present in the padded rows (an embedding bag), a hand-written model that Keras's
+  layers are not.
 
 Each is timed per epoch after its compile, and its losses compared with ``dense_pool``'s.
 Results JSON in ``benchmarks/results/jax_feeds.json``.
@@ -73,19 +77,35 @@ def main() -> int:
         return loss
 
     y_device = jnp.asarray(y)
+    orders = [np.random.default_rng(e).permutation(args.rows).astype(np.int32) for e in range(args.epochs)]
     pool, sparse_pool = Pool([x]), Pool([x], sparse_batches=True)
-    lengths_max = pool.data[0].shape[1]
+    room = max(pool.nonzeros(order[: steps * batch].reshape(steps, batch)) for order in orders)
+    padded = _padded(x)
+
+    def dense_layer(w, batch_x):
+        return batch_x @ w[0]
+
     feeds = {
-        "dense_pool": (jnp.asarray(x.toarray()), lambda data, idx: data[idx], lambda w, batch_x: batch_x @ w[0]),
-        "densified": (pool.data, pool.take, lambda w, batch_x: batch_x @ w[0]),
-        "sparse_batches": (sparse_pool.data, sparse_pool.take, lambda w, batch_x: batch_x @ w[0]),
+        "dense_pool": (jnp.asarray(x.toarray()), lambda data, idx: data[idx], dense_layer),
+        "densified": (pool.data, lambda data, idx: pool.take(data, idx, room), dense_layer),
+        "sparse_batches": (
+            sparse_pool.data,
+            lambda data, idx: sparse_pool.take(data, idx, room),
+            dense_layer,
+        ),
+        "padded_sparse_batches": (
+            padded,
+            lambda data, idx: _padded_batch(data, idx, args.words),
+            dense_layer,
+        ),
         "gathered": (
-            pool.data,
+            padded,
             lambda data, idx: (data[0][idx], data[1][idx]),
             lambda w, cv: jnp.einsum("bk,bku->bu", cv[1], jnp.take(w[0], cv[0], axis=0, mode="fill", fill_value=0)),
         ),
     }
-    results = {"rows": args.rows, "words": args.words, "nonzeros": int(x.nnz), "longest_row": int(lengths_max)}
+    results = {"rows": args.rows, "words": args.words, "nonzeros": int(x.nnz), "longest_row": int(padded[0].shape[1])}
+    results["batch_room"] = {"most_in_a_batch": room, "padded_to_the_longest_row": batch * int(padded[0].shape[1])}
     reference = None
     for name, (data, take, first) in feeds.items():
         loss = loss_of(first)
@@ -99,13 +119,12 @@ def main() -> int:
 
             return jax.lax.scan(body, w, jnp.arange(steps))
 
-        orders = [jnp.asarray(np.random.default_rng(e).permutation(args.rows).astype(np.int32)) for e in range(args.epochs)]
         start = time.perf_counter()
         jax.block_until_ready(epoch(weights, data, orders[0]))
         compiled = time.perf_counter() - start
         w, losses = weights, []
         start = time.perf_counter()
-        for order in orders:
+        for order in map(jnp.asarray, orders):
             w, values = epoch(w, data, order)
             losses.append(np.asarray(values))
         seconds = (time.perf_counter() - start) / args.epochs
@@ -120,6 +139,30 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def _padded(csr):
+    """Each row's columns and values padded to the longest row (column ``width``: dropped)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    lengths = np.diff(csr.indptr)
+    columns = np.full((csr.shape[0], int(lengths.max())), csr.shape[1], dtype=np.int32)
+    values = np.zeros(columns.shape, dtype=np.float32)
+    row = np.repeat(np.arange(csr.shape[0]), lengths)
+    place = np.arange(csr.nnz) - np.repeat(csr.indptr[:-1], lengths)
+    columns[row, place], values[row, place] = csr.indices, csr.data
+    return jnp.asarray(columns), jnp.asarray(values)
+
+
+def _padded_batch(data, numbers, width):
+    import jax.numpy as jnp
+    from jax.experimental import sparse as jsparse
+
+    columns, values = data[0][numbers], data[1][numbers]
+    rows = jnp.broadcast_to(jnp.arange(numbers.shape[0])[:, None], columns.shape)
+    where = jnp.stack([rows, columns], axis=-1).reshape(-1, 2)
+    return jsparse.BCOO((values.reshape(-1), where), shape=(numbers.shape[0], width))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 
 from sweeps.training.batches import count, epoch_order, rows
 from sweeps.training.fit import BestEpoch, FitRequest, end_epoch, fresh_model
-from sweeps.training.stacked import Rows, along, epoch_function, evaluation_function, stack
+from sweeps.training.stacked import Rows, along, epoch_function, evaluation_function, stack, taken
 
 
 class DeviceBest(BestEpoch):
@@ -81,18 +81,16 @@ class Group:
         self.reset = self.state[3]  # the metrics as Keras resets them, each epoch and evaluation
         self.best = (list(self.state[0]), list(self.state[1]))
         self.improved = np.zeros(len(self.members), bool)  # the copies whose last epoch was their best
-        self._epoch = epoch_function(self.model, self.reset, self.train, self.validation)
+        epochs = max(m.request.hp["epochs"] for m in members)
         self._val_numbers = self._in_order([(d.x_val, d.y_val) for d in sets], self.validation) if validate else None
+        trained = taken(self.train, (self._batched(self._orders(epoch)) for epoch in range(epochs)) if self.train.x.width else ())
+        validated = taken(self.validation, [self._val_numbers]) if validate else None
+        self._epoch = epoch_function(self.model, self.reset, trained, validated, epochs)
 
     def arguments(self, epoch: int, active: np.ndarray) -> tuple[Any, ...]:
         """The compiled epoch's arguments for ``epoch``: every copy's rows in its own order."""
-        orders = [
-            epoch_order(count(m.request.dataset.x_train), m.request.hp["seed"], epoch)
-            + self.train.offset(m.request.dataset.x_train, m.request.dataset.y_train)
-            for m in self.members
-        ]
         data = (self.train.data, self.validation.data if self.validation else None)
-        return self.state, (self.best, self.improved), active, data, (self._batched(orders), self._val_numbers)
+        return self.state, (self.best, self.improved), active, data, (self._batched(self._orders(epoch)), self._val_numbers)
 
     def step(self, epoch: int, active: np.ndarray) -> tuple[Any, Any]:
         """Dispatch one epoch of every copy (``active`` ones change); its logs, still on the device."""
@@ -111,8 +109,9 @@ class Group:
         (``best``) or its last."""
         rows = self.pools.of(arrays, self.sparse)
         trainable, non_trainable = self.best if best else self.state[:2]
-        evaluation = evaluation_function(self.model, rows)
-        logs = evaluation(trainable, non_trainable, self.reset, rows.data, self._in_order(arrays, rows))
+        numbers = self._in_order(arrays, rows)
+        evaluation = evaluation_function(self.model, taken(rows, [numbers]))
+        logs = evaluation(trainable, non_trainable, self.reset, rows.data, numbers)
         return per_copy_logs(logs, len(self.members))
 
     def write_back(self, best: bool) -> None:
@@ -126,6 +125,14 @@ class Group:
             ):
                 for variable, value in zip(variables, values, strict=True):
                     variable.assign(value[index])
+
+    def _orders(self, epoch: int) -> list[np.ndarray]:
+        """Every copy's training rows in ``epoch``'s order (as its fit alone takes them)."""
+        return [
+            epoch_order(count(m.request.dataset.x_train), m.request.hp["seed"], epoch)
+            + self.train.offset(m.request.dataset.x_train, m.request.dataset.y_train)
+            for m in self.members
+        ]
 
     def _batched(self, orders: Sequence[np.ndarray]) -> tuple[Any, Any]:
         """Row numbers as (full batches, last batch), each with a copy axis."""
