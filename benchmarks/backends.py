@@ -8,8 +8,8 @@ process (peak RSS from wait4), with JAX's compilation cache empty (a first run):
 - ``tensorflow_sequential``: ``--backend tensorflow`` and ``fuse: false``, one fit after another;
 - ``tensorflow_fused``: ``--backend tensorflow``, a trial's fits fused;
 - ``jax_fused``: ``--backend jax``, a trial's fits and up to ``fuse_trials`` trials fused;
-- ``default``: the side of the backend the sweep's pipeline prefers (its ``BACKENDS``), named
-  in the results rather than measured twice.
+- ``default``: the side of the backend the sweep trains on by default (its file's ``backend:``,
+  else its pipeline's first ``BACKENDS``), named in the results rather than measured twice.
 
 for ``boston_kfold --set epochs=80``, ``sequence_features``, ``imdb_activation --repeats 5``
 and ``imdb_further_experiments``; plus a floor for Boston (``--side floor``: N copies of its
@@ -41,11 +41,11 @@ from fused import REPO, data_args, imdb_dir, measure, values, verdict
 
 from sweeps.tracking.records import ROLE
 
-SWEEPS = {  # name -> its options, and the backend its pipeline prefers
-    "boston_kfold": (["--set", "epochs=80"], "jax"),
-    "sequence_features": ([], "jax"),
-    "imdb_activation": (["--repeats", "5"], "tensorflow"),
-    "imdb_further_experiments": ([], "tensorflow"),
+SWEEPS = {  # name -> its options
+    "boston_kfold": ["--set", "epochs=80"],
+    "sequence_features": [],
+    "imdb_activation": ["--repeats", "5"],
+    "imdb_further_experiments": [],
 }
 SIDES = {"tensorflow_sequential": ("tensorflow", False), "tensorflow_fused": ("tensorflow", True), "jax_fused": ("jax", True)}
 
@@ -65,8 +65,7 @@ def main() -> int:
     data = {"boston_kfold": data_args(args, "boston_housing.npz"), "sequence_features": ["--generated-data"]}
     results = {}
     for name in args.only or SWEEPS:
-        options, preferred = SWEEPS[name]
-        results[name] = _sweep(work / name, name, [*options, *data.get(name, imdb)], preferred)
+        results[name] = _sweep(work / name, name, [*SWEEPS[name], *data.get(name, imdb)])
     if "boston_kfold" in results:
         results["boston_floor"] = _floor_run(work)
     if "imdb_further_experiments" in results:
@@ -81,7 +80,7 @@ def main() -> int:
     return 0 if all(value is True for value in results["goals"].values() if isinstance(value, bool)) else 1
 
 
-def _sweep(work: Path, name: str, options: list[str], preferred: str) -> dict:
+def _sweep(work: Path, name: str, options: list[str]) -> dict:
     """One sweep on every side, each in a project of its own."""
     found = {}
     for side, (backend, fuse) in SIDES.items():
@@ -93,7 +92,7 @@ def _sweep(work: Path, name: str, options: list[str], preferred: str) -> dict:
         report = subprocess.run([sys.executable, "-m", "sweeps", "report", name], cwd=project, capture_output=True, text=True)
         found[side] = {**measured, **values(project, name), "verdict": verdict(report.stdout), **_spans(project, name)}
         print(f"{name} {side}: {found[side]['seconds']} s, peak {found[side]['peak_rss_mb']} MB", file=sys.stderr, flush=True)
-    found["default"] = default_side(preferred)
+    found["default"] = default_side(name)
     base = found["tensorflow_sequential"]
     for side in ("tensorflow_fused", "jax_fused"):
         found[side]["ratio"] = round(found[side]["seconds"] / base["seconds"], 3)
@@ -101,9 +100,13 @@ def _sweep(work: Path, name: str, options: list[str], preferred: str) -> dict:
     return found
 
 
-def default_side(preferred: str) -> str:
-    """The side that is the sweep's default: its pipeline's preferred backend, fused."""
-    return f"{preferred}_fused"
+def default_side(name: str) -> str:
+    """The side that is the sweep's default: the backend it trains on unless told (its file's
+    ``backend:``, else its pipeline's first), fused."""
+    from sweeps.spec.loading import load_spec
+
+    spec = load_spec(REPO / "search_spaces" / f"{name}.yaml")
+    return f"{spec.backend or spec.pipeline.backends[0]}_fused"
 
 
 def _spans(project: Path, name: str) -> dict:

@@ -33,10 +33,12 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 
 #: Objectives this task can be swept on, with the direction that means better.
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
-# Preferred first. TensorFlow: on sparse multi-hot rows its fused fits measured faster than JAX's
-# (imdb_activation 0.56x against 0.58x of one fit after another; imdb_further_experiments, 36
-# models each compiled by JAX, 115 s against 152 s: benchmarks/backends.py).
-BACKENDS = ("tensorflow", "jax", "torch")
+# Preferred first. JAX: its fused fits, taking sparse batches as their nonzeros, measured faster
+# on IMDB's replicated sweeps (imdb_activation --repeats 5: 0.40x of TensorFlow one fit after
+# another, TensorFlow fused 0.59x; imdb_depth 62 s against 116 s: benchmarks/backends.py).
+# imdb_further_experiments (36 models, each compiled by JAX) and the keras-tuner sweep name
+# TensorFlow in their files.
+BACKENDS = ("jax", "tensorflow", "torch")
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 _VOCABULARY = 88_584  # distinct words in the real dataset, for the generated sample

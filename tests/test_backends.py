@@ -77,7 +77,7 @@ def test_the_built_in_default_is_said_in_the_header(workdir: Path, imdb_dir: Pat
     space = write_space(workdir, {**BASE, "trials": 1})
     ran = run_sweeps(str(space), "--data-dir", str(imdb_dir), "--epochs", "1", cwd=workdir, KERAS_BACKEND="")
     assert ran.returncode == 0, ran.stderr[-3000:]
-    assert "backend tensorflow (pipeline imdb's default) | device cpu" in ran.stderr
+    assert "backend jax (pipeline imdb's default) | device cpu" in ran.stderr
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is an extra: pip install 'keras-sweeps[torch]'")
