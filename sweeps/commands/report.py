@@ -29,6 +29,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     """Compare a sweep's trials by parameter: mean +- std, best, test metric, peak epoch, significance."""
     from sweeps.reporting import report
+    from sweeps.reporting.study import StudyRecords
     from sweeps.tracking import query
 
     check_readable(args, reads_studies=bool(args.plots))  # Optuna's own plots read the study
@@ -41,15 +42,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     by = args.by or _swept(args, args.names) or report.varied(trials)
     samples = query.samples(args.names, args.tracking_uri, args.where, args.study)
     curves = query.curves(args.names, args.tracking_uri, args.where, args.study)
-    result = report.build(trials, samples, curves, by)
     plots = _writable(Path(args.plots)) if args.plots else None  # said before the report, not after it
-    print(result.render(args.format))
+    records = StudyRecords(trials, samples, curves, by, _on_log_scale(args, args.names))
+    print(records.report.render(args.format))
     if args.plots:
-        from sweeps.reporting.dashboard import StudyRecords, write_study_plots
+        from sweeps.reporting.dashboard import write_study_plots
 
         study = _optuna_study(args, trials) if (trials["engine"] == "optuna").all() and len(args.names) == 1 else None
         grid = study is not None and _sampler(args, args.names[0]) == "grid"
-        for path in write_study_plots(StudyRecords(trials, samples, curves, by), plots, study, grid):
+        for path in write_study_plots(records, plots, study, grid):
             print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 
@@ -93,6 +94,16 @@ def _swept(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
             return []
         swept += list(document["params"])
     return list(dict.fromkeys(swept))
+
+
+def _on_log_scale(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
+    """The params the sweeps' search-space files search on a log scale (``log: true``)."""
+    found = []
+    for name in names:
+        params = _document(args, name).get("params")
+        if isinstance(params, dict):
+            found += [key for key, body in params.items() if isinstance(body, dict) and body.get("log") is True]
+    return found
 
 
 def _sampler(args: argparse.Namespace, name: str) -> str | None:

@@ -156,7 +156,10 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any, backend: Any) -> int:
 def _print_results(spec: Any, result: Any, tracking_uri: str) -> None:
     """The results on stdout (and in the log): the table, the best trial, where to look."""
     lines = [f"\nstudy {result.study}: {len(result.records)} trial(s), {result.ran} run now", result.table()]
-    if result.best is not None:
+    front = result.comparison.front if result.comparison is not None else None
+    if front is not None:  # several objectives: no single best
+        lines.append(front.sentence())
+    elif result.best is not None:
         params = " ".join(f"{k}={param_text(v)}" for k, v in result.best.params.items())
         lines.append(f"best: trial {result.best.number} {spec.objective.metric}={result.best.value:.4f} {params}")
     if result.ran == 0 and spec.sampler.grid and len(result.records) >= len(spec.grid_points()):

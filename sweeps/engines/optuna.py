@@ -96,6 +96,8 @@ class OptunaEngine(Engine):
         return trial
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
+        if len(self.spec.objectives) > 1:
+            return False  # Optuna keeps no intermediate values of a study of several objectives (and never prunes one)
         proposal.handle.report(value, epoch)
         return proposal.handle.should_prune()
 
@@ -107,15 +109,21 @@ class OptunaEngine(Engine):
         self._stop_beating(proposal.number)
         self.note(proposal, outcome.attrs)
         if outcome.state == State.COMPLETE:
-            self.study.tell(proposal.handle, outcome.value)
+            self.study.tell(proposal.handle, self._values(outcome))
         else:
             self.study.tell(proposal.handle, state=_STATES[outcome.state])
         if outcome.state == State.FAIL:
             self._failed_here.add(point_key(proposal.params))
 
+    def _values(self, outcome: Outcome) -> float | list[float]:
+        """What Optuna is told of a COMPLETE trial: its objective, or each of its objectives."""
+        if len(self.spec.objectives) == 1:
+            return outcome.value
+        return [outcome.value, *(outcome.attrs[objective.recorded_as] for objective in self.spec.objectives[1:])]
+
     def records(self) -> list[TrialRecord]:
         return [
-            TrialRecord(t.number, State(t.state.name), dict(t.params), t.value, dict(t.user_attrs))
+            TrialRecord(t.number, State(t.state.name), dict(t.params), t.values[0] if t.values else None, dict(t.user_attrs))
             for t in self.study.get_trials(deepcopy=False)
             if not t.user_attrs.get(_STEPPED_ASIDE)
         ]

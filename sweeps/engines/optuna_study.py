@@ -60,7 +60,7 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
                 study_name=study_name,
                 storage=backend,
                 load_if_exists=True,
-                direction=spec.objective.direction,
+                directions=[objective.direction for objective in spec.objectives],
                 sampler=optuna.samplers.RandomSampler(),
                 pruner=_pruner(spec.pruner),
             )
@@ -72,7 +72,7 @@ def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[st
         raise StoreError(f"--storage {mask(storage)}: cannot open the Optuna study: {mask(problem)}") from None
     _check_identity(study, identity, study_name)
     if study.metric_names is None:  # optuna-dashboard then names the objective instead of "Objective 0"
-        study.set_metric_names([spec.objective.metric])
+        study.set_metric_names([objective.metric for objective in spec.objectives])
     # A fixed seed would replay the same proposals on every resume; offsetting it by the
     # trials already made keeps runs reproducible without repeating them.
     study.sampler = _sampler(spec, len(study.trials))
@@ -116,4 +116,6 @@ def _pruner(pruner: Pruner) -> optuna.pruners.BasePruner:
         return optuna.pruners.MedianPruner(**pruner.options())
     if pruner.type == "hyperband":
         return optuna.pruners.HyperbandPruner(**pruner.options())
+    if pruner.type == "wilcoxon":  # the steps it compares are fits: fold k (or seed k) of every trial is paired
+        return optuna.pruners.WilcoxonPruner(**pruner.options())
     return optuna.pruners.NopPruner()

@@ -1,10 +1,11 @@
 """A sweep's comparison plots, small PNGs that need nothing to render.
 
 Per swept parameter: the objective per value (every trial, replicate or fold as a point, with
-the mean and its spread) and the validation curves grouped by value (legend in the parameter's
-natural order). With several parameters: parallel coordinates, categorical axes for
-categorical parameters. Optuna's history (not for a grid) and importances (with several
-parameters) come from ``optuna_plots``.
+the mean and its spread), or, for a parameter with more values than a table shows, a slice
+plot (each trial's objective at its value, on a log axis where it is searched on one); and the
+validation curves grouped by value or range (legend in the parameter's natural order). With
+several parameters: their importances, and parallel coordinates, categorical axes for
+categorical parameters. Optuna's history (not for a grid) comes from ``optuna_plots``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sweeps.formatting import param_text
+from sweeps.reporting.importance import Importance
+from sweeps.reporting.pareto import front_plot
 from sweeps.reporting.plots import close, plt
+from sweeps.reporting.ranges import Ranges, ranges_for
+from sweeps.reporting.study import StudyRecords
 from sweeps.tracking.query import ordered
 
 COLOURS = plt.get_cmap("tab10")
@@ -46,17 +51,48 @@ def objective_by_value(samples: pd.DataFrame, param: str, metric: str) -> Any:
     return figure
 
 
-def curves_by_value(curves: pd.DataFrame, param: str, metric: str) -> Any:
-    """Every trial's ``metric`` curve, coloured by its value of ``param``, one legend entry per value."""
+def slice_plot(trials: pd.DataFrame, param: str, metric: str, log: bool) -> Any:
+    """Each trial's objective at its value of ``param`` (a number with many values)."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.scatter(trials[f"params.{param}"].astype(float), trials["value"].astype(float), color=COLOURS(0), alpha=0.7, s=22)
+    if log:
+        axis.set_xscale("log")
+    axis.set_xlabel(f"{param}{' (log scale)' if log else ''}")
+    axis.set_ylabel(metric)
+    axis.set_title(f"{metric} of every trial by {param}", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def importance_bars(importance: Importance) -> Any:
+    """Each parameter's share of the objective's variation, largest on top."""
+    names, shares = list(importance.shares), list(importance.shares.values())
+    figure, axis = plt.subplots(figsize=(6, 1.2 + 0.45 * len(names)))
+    axis.barh(names[::-1], shares[::-1], color=COLOURS(0))
+    for y, share in enumerate(shares[::-1]):
+        axis.text(share, y, f" {share:.0%}", va="center", fontsize=8)
+    axis.set_xlim(0, 1.1)
+    axis.set_xlabel(f"share of {importance.metric}'s variation (fANOVA)")
+    rough = "" if importance.reliable else ", rough"
+    axis.set_title(f"which parameter matters ({importance.trials} trials{rough})", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def curves_by_value(curves: pd.DataFrame, param: str, metric: str, ranges: Ranges | None = None) -> Any:
+    """Every trial's ``metric`` curve, coloured by its value (or range) of ``param``, one legend
+    entry per value."""
     figure, axis = plt.subplots(figsize=(7, 4.5))
     mine = curves[curves["metric"] == metric]
-    values = ordered(mine[f"params.{param}"])
+    keys = mine[f"params.{param}"] if ranges is None else ranges.label(mine[f"params.{param}"])
+    values = ordered(keys) if ranges is None else [label for label in ranges.labels if (keys == label).any()]
+    joiner = "=" if ranges is None else " in "
     for _, run in mine.groupby("run_id", sort=False):
-        position = values.index(run[f"params.{param}"].iloc[0])
-        label = f"{param}={param_text(values[position])}"
+        position = values.index(keys[run.index[0]])
+        label = f"{param}{joiner}{param_text(values[position])}"
         axis.plot(run["step"], run["value"], color=COLOURS(position % 10), alpha=0.8, label=label)
     handles = dict(zip(*reversed(axis.get_legend_handles_labels()), strict=True))
-    labels = [label for label in (f"{param}={param_text(value)}" for value in values) if label in handles]
+    labels = [label for label in (f"{param}{joiner}{param_text(value)}" for value in values) if label in handles]
     axis.legend([handles[label] for label in labels], labels)
     axis.set_xlabel("Epochs")
     axis.set_ylabel(metric)
@@ -97,23 +133,31 @@ def parallel_coordinates(trials: pd.DataFrame, params: Sequence[str], metric: st
     return figure
 
 
-def write_sweep_plots(
-    trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, params: Sequence[str], metric: str, directory: Path
-) -> list[Path]:
-    """Write a sweep's comparison plots of its COMPLETE trials into ``directory``; return the files."""
+def write_sweep_plots(records: StudyRecords, directory: Path) -> list[Path]:
+    """Write the comparison plots of a study's COMPLETE trials (with its parameters' importance
+    and its Pareto front, where its report has them) into ``directory``; return the files."""
     directory.mkdir(parents=True, exist_ok=True)
-    complete = trials[trials["state"] == "COMPLETE"]
+    complete = records.trials[records.trials["state"] == "COMPLETE"]
     ids = set(complete["run_id"])
-    figures = {}
+    samples, curves, metric = records.samples, records.curves, records.metric
     samples = samples[samples["run_id"].isin(ids)] if len(samples) else samples
     curves = curves[curves["run_id"].isin(ids)] if len(curves) else curves
-    for param in params:
-        if len(samples) and f"params.{param}" in samples:
+    figures = {}
+    comparison = records.comparison()
+    if comparison is not None and comparison.importance is not None:
+        figures["importance.png"] = importance_bars(comparison.importance)
+    if comparison is not None and comparison.front is not None:
+        figures["pareto_front.png"] = front_plot(comparison.front)
+    for param in records.params:
+        ranges = ranges_for(complete[f"params.{param}"], param in records.log) if f"params.{param}" in complete else None
+        if ranges is not None:
+            figures[f"slice_{param}.png"] = slice_plot(complete, param, metric, param in records.log)
+        elif len(samples) and f"params.{param}" in samples:
             figures[f"objective_{param}.png"] = objective_by_value(samples, param, metric)
         if len(curves) and f"params.{param}" in curves:
-            figures[f"curves_{param}.png"] = curves_by_value(curves, param, metric)
-    if len(params) > 1 and len(complete):
-        figures["parallel_coordinates.png"] = parallel_coordinates(complete, params, metric)
+            figures[f"curves_{param}.png"] = curves_by_value(curves, param, metric, ranges)
+    if len(records.params) > 1 and len(complete):
+        figures["parallel_coordinates.png"] = parallel_coordinates(complete, records.params, metric)
     written = []
     for name, figure in figures.items():
         written.append(directory / name)

@@ -5,47 +5,23 @@ many trials were pruned or failed, and the comparison plots."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from sweeps.errors import ConfigError
 from sweeps.formatting import headline
 from sweeps.reporting import report
 from sweeps.reporting.comparisons import write_sweep_plots
+from sweeps.reporting.study import StudyRecords
 
 NOTE_LIMIT = 7_900  # MLflow cuts run tags at 8,000 characters
 _HEADING_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class StudyRecords:
-    """A study's trials as ``sweeps.tracking.query`` reads them back from MLflow."""
-
-    trials: pd.DataFrame
-    samples: pd.DataFrame
-    curves: pd.DataFrame
-    params: Sequence[str]  # the swept parameters
-
-    @property
-    def metric(self) -> str:
-        return str(self.trials["objective"].iloc[0]) if len(self.trials) else ""
-
-    def comparison(self) -> report.Report | None:
-        """The report of the COMPLETE trials, or ``None`` while there are none to compare."""
-        try:
-            return report.build(self.trials, self.samples, self.curves, list(self.params))
-        except ConfigError:
-            return None
 
 
 def write_study_plots(records: StudyRecords, directory: Path, optuna_study: Any = None, grid: bool = False) -> list[Path]:
     """Every comparison plot of the study, and Optuna's own where they mean something."""
     if records.trials.empty:
         return []
-    written = write_sweep_plots(records.trials, records.samples, records.curves, records.params, records.metric, directory)
+    written = write_sweep_plots(records, directory)
     if optuna_study is not None:
         from sweeps.reporting.optuna_plots import write_optuna_plots  # imports Optuna: only for its studies
 
@@ -63,9 +39,14 @@ def note(
     if comparison is None:
         lines += ["No COMPLETE trial to compare yet."]
     else:  # the answer first: MLflow shows the first lines of a description, the rest on "Show more"
-        lines += [f"- {sentence}" for sentence in comparison.sentences] or ["(one value per parameter: nothing to compare)"]
+        ranking = comparison.importance.sentences() if comparison.importance is not None else []
+        pareto = [comparison.front.sentence()] if comparison.front is not None else []
+        lines += [f"- {sentence}" for sentence in [*pareto, *ranking, *comparison.sentences]] or [
+            "(one value per parameter: nothing to compare)"
+        ]
     lines += ["", f"Study `{study}`: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n) + "."]
     if comparison is not None:
+        lines += ["", comparison.front.render(markdown=True)] if comparison.front is not None else []
         lines += ["", comparison.tables(markdown=True)]
     failed = counts.get("FAIL", 0)
     if failed:

@@ -1,5 +1,6 @@
-"""Optuna's own plots of a study, where they mean something: the optimisation history (not for
-a grid, whose order is fixed) and the parameters' importances (only with several parameters)."""
+"""Optuna's own plot of a study, where it means something: the optimisation history (not for a
+grid, whose order is fixed). The parameters' importances are the report's (``importance``),
+computed from MLflow's records for every engine."""
 
 from __future__ import annotations
 
@@ -23,22 +24,15 @@ def load_study(name: str, storage: str) -> optuna.Study | None:
 
 
 def write_optuna_plots(study: optuna.Study, grid: bool, directory: Path) -> list[Path]:
-    """Write ``optimization_history.png`` (unless ``grid``) and ``param_importances.png`` (with
-    several parameters) into ``directory``; return the files written."""
+    """Write ``optimization_history.png`` (unless ``grid``) into ``directory``; return the files
+    written."""
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(complete) < 2:
+    if grid or len(complete) < 2:
         return []
-    plots = {}
     with warnings.catch_warnings():  # Optuna calls its matplotlib plots experimental
         warnings.simplefilter("ignore")
-        if not grid:
-            plots["optimization_history.png"] = optuna.visualization.matplotlib.plot_optimization_history
-        if len({name for t in complete for name in t.params}) > 1:
-            plots["param_importances.png"] = optuna.visualization.matplotlib.plot_param_importances
-        written = []
-        for name, plot in plots.items():
-            axis = plot(study)
-            written.append(directory / name)
-            axis.figure.savefig(written[-1], dpi=90, bbox_inches="tight")
-            close(axis.figure)
-    return written
+        axis = optuna.visualization.matplotlib.plot_optimization_history(study)
+    written = directory / "optimization_history.png"
+    axis.figure.savefig(written, dpi=90, bbox_inches="tight")
+    close(axis.figure)
+    return [written]

@@ -1,16 +1,17 @@
 """Answer a sweep's question from MLflow: per value of a parameter, how good, how sure.
 
-For each ``--by`` parameter and each of its values: the number of trials and of measured values
-(replicates or folds count separately), the best trial's objective, the mean +- std over all
-measured values, the best trial's test metric, and the epoch where the group's mean validation
-curve peaked. A parameter with two values also gets Welch's t-test and a sentence saying whether
-the difference is significant at 0.05.
+First, with several swept parameters, which of them matters most (``importance``). Then, for
+each ``--by`` parameter and each of its values (or ranges, ``groups``): the number of trials and
+of measured values, the best trial's objective, the mean +- std over the measured values, the
+best trial's test metric, and the epoch where the group's mean validation curve peaked. Welch's
+t-tests between the groups, in sentences saying whether a difference is significant at 0.05, and
+whether the comparison is marginal (the groups differ in other parameters too).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +19,12 @@ import pandas as pd
 
 from sweeps.errors import ConfigError
 from sweeps.formatting import param_text
+from sweeps.reporting.groups import Groups, groups
+from sweeps.reporting.importance import Importance, importance
+from sweeps.reporting.pareto import Front, front, objectives_of
 from sweeps.reporting.tables import cell, render_table
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import test_metric
-from sweeps.tracking.query import ordered
 
 ALPHA = 0.05
 
@@ -34,6 +37,8 @@ class Report:
     direction: str
     table: pd.DataFrame
     sentences: list[str]
+    importance: Importance | None = None
+    front: Front | None = None  # with several objectives
 
     def render(self, fmt: str = "table") -> str:
         """The report as aligned text, markdown or CSV (values as people read them: 6 significant
@@ -42,7 +47,9 @@ class Report:
             return self.table.to_csv(index=False, float_format="%.6g")
         markdown = fmt == "markdown"
         sentences = [f"- {sentence}" if markdown else sentence for sentence in self.sentences]
-        return "\n".join([self.tables(markdown), *([""] + sentences if sentences else [])])
+        first = [self.importance.render(), ""] if self.importance is not None else []
+        first += [self.front.render(markdown), ""] if self.front is not None else []
+        return "\n".join([*first, self.tables(markdown), *([""] + sentences if sentences else [])])
 
     def tables(self, markdown: bool = False) -> str:
         """The objective and the comparison table, as aligned text or markdown."""
@@ -63,8 +70,11 @@ class Report:
         return f"objective: {self.metric} ({self.direction})\n\n{body}"
 
 
-def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by: Sequence[str]) -> Report:
-    """Compare ``trials`` (``query.runs``) grouped by each parameter in ``by``, per sweep.
+def build(
+    trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by: Sequence[str], log: Collection[str] = ()
+) -> Report:
+    """Compare ``trials`` (``query.runs``) grouped by each parameter in ``by``, per sweep; ``log``
+    names the parameters searched on a log scale (ranged on one).
 
     Raises:
         ConfigError: no trials, a ``by`` parameter the runs do not have, or sweeps whose
@@ -92,30 +102,41 @@ def build(trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by:
     rows, sentences = [], []
     for param in by:
         for sweep, group in complete.groupby("sweep", sort=True):
-            values = ordered(group[f"params.{param}"])
-            members = [group[group[f"params.{param}"] == value] for value in values]
-            rows += [evidence.row(sweep, param, value, chosen) for value, chosen in zip(values, members, strict=True)]
-            sentences += sentences_for(param, values, [evidence.measured(chosen) for chosen in members], metric, direction)
+            found = groups(group, param, param in log)
+            measured = [evidence.measured(chosen, found.marginal) for chosen in found.members]
+            rows += [
+                evidence.row(sweep, param, value, chosen, values)
+                for value, chosen, values in zip(found.values, found.members, measured, strict=True)
+            ]
+            sentences += sentences_for(found, measured, metric, direction)
     pruned = int((trials["state"] == "PRUNED").sum())
     if pruned:  # else a value whose every trial was pruned would vanish from the table unexplained
         sentences.append(f"left out: {pruned} pruned trial(s), stopped early by the sweep's pruner, so not comparable")
-    return Report(metric, direction, pd.DataFrame(rows), sentences)
+    single = complete["sweep"].nunique() == 1
+    ranking = importance(complete, by, metric, log) if single else None
+    pareto = front(complete, objectives_of(complete), by) if single else None
+    return Report(metric, direction, pd.DataFrame(rows), sentences, ranking, pareto)
 
 
-def sentences_for(param: str, values: list, measured: list[pd.Series], metric: str, direction: str) -> list[str]:
-    """The significance sentences of one parameter: with two values, one t-test between them;
-    with more, the value with the best mean against each other one."""
+def sentences_for(found: Groups, measured: list[pd.Series], metric: str, direction: str) -> list[str]:
+    """The significance sentences of one parameter: with two groups, one t-test between them;
+    with more, the group with the best mean against each other one."""
+    values = found.values
     if len(values) < 2:
         return []
     if len(values) == 2:
-        return [significance(param, values, measured, metric)]
-    means = [m.mean() if len(m) else float("nan") for m in measured]
-    best = Objective(metric, direction).best(range(len(means)), key=means.__getitem__)
-    return [
-        significance(param, (values[other], values[best]), (measured[other], measured[best]), metric)
-        for other in range(len(values))
-        if other != best
+        pairs = [(0, 1)]
+    else:
+        means = [m.mean() if len(m) else float("nan") for m in measured]
+        best = Objective(metric, direction).best(range(len(means)), key=means.__getitem__)
+        pairs = [(other, best) for other in range(len(values)) if other != best]
+    said = [
+        significance(found.param, (values[a], values[b]), (measured[a], measured[b]), metric, "in" if found.ranged else "=")
+        for a, b in pairs
     ]
+    if found.marginal:
+        said = [f"{sentence}; marginal: the groups differ in the other parameters too, n counts trials" for sentence in said]
+    return said
 
 
 def varied(trials: pd.DataFrame) -> list[str]:
@@ -126,22 +147,24 @@ def varied(trials: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def significance(param: str, values: Sequence, measured: Sequence[pd.Series], metric: str) -> str:
-    """Welch's t-test between the two values' measurements, as one plain sentence."""
+def significance(param: str, values: Sequence, measured: Sequence[pd.Series], metric: str, joiner: str = "=") -> str:
+    """Welch's t-test between the two values' measurements, as one plain sentence (``param in
+    [a, b) vs ...`` with ``joiner`` "in", for ranges)."""
     (a, b), (first, second) = (param_text(v) for v in values), (np.asarray(m, dtype=float) for m in measured)
+    param = f"{param} {joiner} " if joiner != "=" else f"{param}="
     counts = f"n={len(first)} each" if len(first) == len(second) else f"n={len(second)} and {len(first)}"
     if min(len(first), len(second)) < 2:
         return (
-            f"{param}={b} vs {a}: cannot test significance with {counts}; "
+            f"{param}{b} vs {a}: cannot test significance with {counts}; "
             "run with repeats (--repeats N) to measure each configuration several times"
         )
     difference = second.mean() - first.mean()
     shown = f"{difference * 100:+.1f} pt" if "accuracy" in metric else f"{difference:+.4g}"
     p = welch_p_value(second, first)
     if math.isnan(p):
-        return f"{param}={b} vs {a}: {shown} {metric}, no variation within either group to test ({counts})"
+        return f"{param}{b} vs {a}: {shown} {metric}, no variation within either group to test ({counts})"
     verdict = "significant" if p < ALPHA else "not significant"
-    return f"{param}={b} vs {a}: {shown} {metric}, p={p:.2f}, {verdict} at {ALPHA} ({counts})"
+    return f"{param}{b} vs {a}: {shown} {metric}, p={p:.2f}, {verdict} at {ALPHA} ({counts})"
 
 
 def welch_p_value(first: np.ndarray, second: np.ndarray) -> float:
@@ -166,14 +189,16 @@ class _Evidence:
     metric: str
     direction: str
 
-    def measured(self, members: pd.DataFrame) -> pd.Series:
-        """Every measured value (replicate, fold, or the trial itself) of the trials ``members``."""
+    def measured(self, members: pd.DataFrame, per_trial: bool = False) -> pd.Series:
+        """Every measured value (replicate, fold, or the trial itself) of the trials ``members``;
+        with ``per_trial``, each trial's value (its fits averaged)."""
+        if per_trial:
+            return members["value"].astype(float)
         return self.samples[self.samples["run_id"].isin(members["run_id"])]["sample"].astype(float)
 
-    def row(self, sweep: str, param: str, value: object, members: pd.DataFrame) -> dict:
-        """One line of the table: the trials of ``sweep`` with ``param`` = ``value``."""
+    def row(self, sweep: str, param: str, value: object, members: pd.DataFrame, measured: pd.Series) -> dict:
+        """One line of the table: the trials of ``sweep`` with ``param`` = ``value``, ``measured``."""
         best = members.loc[Objective(self.metric, self.direction).best(members.index, key=members["value"].get)]
-        measured = self.measured(members)
         return {
             "sweep": sweep,
             "param": param,

@@ -19,6 +19,7 @@ from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.faults import crash_point
 from sweeps.logs import say
 from sweeps.reporting import dashboard, report
+from sweeps.reporting.study import StudyRecords
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking import query
@@ -72,6 +73,9 @@ class ParentRun:
             tracker.log(self.run_id, params=params, metrics=metrics, tags=tags)
             tracker.log_text(self.run_id, table + "\n", "trials.md")
             comparison = self._dashboard(study, counts, optuna_study)
+            if comparison is not None:
+                metrics, tags = _answers(comparison)
+                tracker.log(self.run_id, metrics=metrics, tags=tags)
         finally:
             tracker.end_run(self.run_id, status)
         tracker.log(self.run_id, tags={CLOSED_WHOLE: "true"})
@@ -82,7 +86,7 @@ class ParentRun:
         cannot be drawn is skipped with a warning, never a reason to lose the sweep's record."""
         tracker, spec = self.tracker, self.spec
         try:
-            records = study_records(tracker, spec.name, study, list(spec.params))
+            records = study_records(tracker, spec, study)
             with tempfile.TemporaryDirectory(prefix="sweeps-plots-") as directory:
                 written = dashboard.write_study_plots(records, Path(directory), optuna_study, spec.sampler.grid)
                 for path in written:
@@ -133,6 +137,15 @@ class ModelKeeper:
         self.tracker.delete_models(others)
 
 
+def _answers(comparison: report.Report) -> tuple[dict[str, float], dict[str, str]]:
+    """The comparison's answers as the parent run's metrics and tags: each parameter's
+    importance, and the trials of a Pareto front."""
+    ranking = comparison.importance.shares if comparison.importance is not None else {}
+    front = comparison.front
+    tags = {"pareto.trials": ",".join(map(str, front.on_front["trial"]))} if front is not None else {}
+    return {f"importance.{name}": share for name, share in ranking.items()}, tags
+
+
 def _epochs(records: list[TrialRecord], parent: str) -> dict[str, int]:
     """Epochs of every trial run under ``parent`` (by any worker) against the epochs they would
     have trained with no early stopping, pruning or Hyperband."""
@@ -141,9 +154,13 @@ def _epochs(records: list[TrialRecord], parent: str) -> dict[str, int]:
     return {"epochs_trained_total": trained, "epochs_budget_total": budget, "epochs_saved": budget - trained}
 
 
-def study_records(tracker: Tracker, sweep: str, study: str, params: list[str]) -> dashboard.StudyRecords:
+def study_records(tracker: Tracker, spec: SweepSpec, study: str) -> StudyRecords:
     """A study's trials, samples and curves, read back from MLflow."""
-    uri = tracker.tracking_uri
-    return dashboard.StudyRecords(
-        query.runs(sweep, uri, study=study), query.samples(sweep, uri, study=study), query.curves(sweep, uri, study=study), params
+    uri, sweep = tracker.tracking_uri, spec.name
+    return StudyRecords(
+        query.runs(sweep, uri, study=study),
+        query.samples(sweep, uri, study=study),
+        query.curves(sweep, uri, study=study),
+        list(spec.params),
+        [name for name, param in spec.params.items() if param.log],
     )

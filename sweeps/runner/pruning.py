@@ -1,4 +1,5 @@
-"""The engine's pruner, heard by a fit: a Keras callback between ``training`` and the engine."""
+"""The engine's pruner, heard by a fit after each epoch (a Keras callback between ``training``
+and the engine), or by a trial of several fits after each fit."""
 
 from __future__ import annotations
 
@@ -25,3 +26,21 @@ class Pruning(keras.callbacks.Callback):
         if value is not None and self.engine.should_prune(self.proposal, epoch + 1, float(value)):
             self.pruned = True
             self.model.stop_training = True
+
+
+class FitByFit:
+    """Reports each fit's objective of a trial of several fits to the engine (the step is the
+    fit's index: fold k, or seed k, of every trial is paired) and says when it prunes the trial.
+
+    Args:
+        engine: the study's engine (``should_prune``).
+        proposal: the trial being fitted.
+    """
+
+    def __init__(self, engine: Engine, proposal: Proposal) -> None:
+        self.engine, self.proposal, self.pruned = engine, proposal, False
+
+    def judge(self, index: int, value: float) -> bool:
+        """Hear fit ``index``'s value; ``True`` means train no more of this trial's fits."""
+        self.pruned = self.pruned or self.engine.should_prune(self.proposal, index, value)
+        return self.pruned

@@ -87,7 +87,7 @@ def answer_of_finished_study(
     half-way (said so), and its comparison read back from MLflow, to be printed again."""
     if finish_partial_parent(tracker, engine, spec, study, records, table):
         say("  note: the study's parent run was stopped while its dashboard was written; it is written whole now")
-    return study_records(tracker, spec.name, study, list(spec.params)).comparison()
+    return study_records(tracker, spec, study).comparison()
 
 
 def join_or_start_parent(tracker: Tracker, engine: Coordination, start: Callable[[], str]) -> tuple[str, bool]:

@@ -25,6 +25,7 @@ from sweeps.engines import open_engine
 from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.errors import ConfigError
 from sweeps.logs import say
+from sweeps.reporting import pareto
 from sweeps.reporting.report import Report
 from sweeps.reporting.tables import trials_table
 from sweeps.runner.context import SweepContext
@@ -151,7 +152,7 @@ def _describe(spec: SweepSpec, dataset: Dataset) -> None:
     say(f"  data: {dataset.source.describe()} ({dataset.sizes()})")
     for note in dataset.notes:
         say(f"  note: {note}")
-    unfused = why_not_fused(spec.pipeline) if spec.fuse and (spec.folds or spec.repeats > 1) else None
+    unfused = why_not_fused(spec.pipeline) if spec.fuses and (spec.folds or spec.repeats > 1) else None
     if unfused:
         say(f"  note: {unfused}, so each trial's {'folds' if spec.folds else 'replicates'} train one after another")
     rows = len(dataset.y_train) + len(dataset.y_val)
@@ -171,6 +172,7 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         **source_tags(spec.path),
         "objective.metric": spec.objective.metric,
         "objective.direction": spec.objective.direction,
+        **pareto.tag(spec.objectives),
         "worker.host": socket.gethostname(),
         "worker.pid": os.getpid(),
         "worker.command": mask(shlex.join(["sweeps", *sys.argv[1:]])),

@@ -31,8 +31,12 @@ def why_not_together(ctx: SweepContext) -> str | None:
         return f"trials fuse together on Keras's JAX backend, not {keras.backend.backend()}"
     if ctx.spec.engine != "optuna":
         return "the keras_tuner engine hands out one trial at a time"
-    if not ctx.spec.fuse or ctx.spec.fuse_trials == 1:
-        return "the sweep sets fuse: false" if not ctx.spec.fuse else "the sweep sets fuse_trials: 1"
+    if not ctx.spec.fuses:
+        return "the sweep sets fuse: false" if not ctx.spec.fuse else "epoch_seconds is an objective: each fit trains alone"
+    if ctx.spec.fuse_trials == 1:
+        return "the sweep sets fuse_trials: 1"
+    if ctx.spec.pruner.by_fit:
+        return f"the {ctx.spec.pruner.type} pruner judges each trial fit by fit, so its fits train one after another"
     return fused.why_not_fused(ctx.spec.pipeline)
 
 

@@ -20,7 +20,7 @@ from sweeps.formatting import param_text
 from sweeps.reporting import plots
 from sweeps.runner.context import SweepContext
 from sweeps.runner.nested import NestedRuns
-from sweeps.runner.pruning import Pruning
+from sweeps.runner.pruning import FitByFit, Pruning
 from sweeps.runner.signals import shielded
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
@@ -30,6 +30,7 @@ from sweeps.tracking.tracker import FAILED, FINISHED, KILLED
 from sweeps.training import several
 from sweeps.training.fit import BuildFailed, Continuation, FitRequest, Fitted, train
 from sweeps.training.fused import why_not_fused
+from sweeps.training.measured import objective_values
 
 _RUN_STATUS = {TrialState.COMPLETE: FINISHED, TrialState.PRUNED: FINISHED, TrialState.FAIL: FAILED}  # -> MLflow run status
 
@@ -42,7 +43,7 @@ class Opened:
     hp: dict[str, Any]
     run_id: str
     outcome: Outcome
-    pruning: Pruning | None = None
+    pruning: Pruning | FitByFit | None = None  # by epoch, or (several fits) by fit
 
 
 class TrialRunner:
@@ -188,7 +189,7 @@ def finish(ctx: SweepContext, trial: Opened, fitted: Fitted) -> Outcome:
     """Record what the trial produced; its outcome. Its model is offered to the keeper."""
     spec, tracker, objective, proposal, run_id = ctx.spec, ctx.tracker, ctx.spec.objective, trial.proposal, trial.run_id
     state = TrialState.PRUNED if trial.pruning is not None and trial.pruning.pruned else TrialState.COMPLETE
-    measured = fit_metrics(fitted, objective)
+    measured = {**fit_metrics(fitted, objective), **objective_values(fitted, spec.objectives)}
     tracker.log(run_id, metrics=measured, step=FINAL_STEP)
     facts = {key: value for key, value in measured.items() if key != f"best_{objective.metric}"}  # the outcome's value
     ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
@@ -204,7 +205,7 @@ def finish(ctx: SweepContext, trial: Opened, fitted: Fitted) -> Outcome:
 def _train(ctx: SweepContext, trial: Opened, request: FitRequest) -> Fitted:
     spec, proposal, pruning = ctx.spec, trial.proposal, trial.pruning
     if spec.folds or spec.repeats > 1:
-        trial.pruning = None  # a trial of several fits is not pruned
+        trial.pruning = FitByFit(ctx.engine, proposal) if spec.pruner.by_fit else None  # else not pruned
         return _several(ctx, trial, request)
     callbacks = [
         EpochLogger(ctx.tracker, trial.run_id),
@@ -226,15 +227,15 @@ def nested_runs(ctx: SweepContext, trial: Opened, parts: int) -> NestedRuns:
 
 
 def _several(ctx: SweepContext, trial: Opened, request: FitRequest) -> Fitted:
-    """A trial made of several fits - K folds or N replicates - each a run nested under the
-    trial's run with its own per-epoch metrics; the trial's run gets the averaged curves.
-    A fit interrupted or failed ends its nested run as such."""
+    """A trial of several fits (K folds, N replicates), each a run nested under the trial's with
+    its own per-epoch metrics (the trial's gets the averaged curves), ended as its fit ends."""
     parts = several.plan(request, ctx.spec.folds, ctx.spec.repeats)
     runs = nested_runs(ctx, trial, len(parts))
+    judge = trial.pruning.judge if isinstance(trial.pruning, FitByFit) else None  # fused, skipped fits would train too
     try:
-        fuse = ctx.spec.fuse and why_not_fused(request.pipeline) is None
+        fuse = ctx.spec.fuses and why_not_fused(request.pipeline) is None and judge is None
         done = lambda part, fitted: runs.done(part, fit_metrics(fitted, request.objective, whole_trial=False))
-        fitted = several.run(request, parts, runs.callbacks, done, fuse)
+        fitted = several.run(request, parts, runs.callbacks, done, fuse, judge)
     except BaseException as error:
         runs.broken(error)
         raise

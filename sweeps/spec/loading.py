@@ -102,7 +102,7 @@ def _parse(path: Path, project: Path | None, problems: Problems, trials_given: i
     description = problems.attempt(lambda: doc.get("description", str))
     pipeline = problems.attempt(lambda: _pipeline(doc, path, project))
     searched = problems.attempt(lambda: sections.search(doc))
-    objective = problems.attempt(lambda: sections.objective(doc, pipeline)) if pipeline else None
+    objectives = problems.attempt(lambda: sections.objectives(doc, pipeline)) if pipeline else None
     values = sections.values(doc, pipeline, problems) if pipeline else None
     folds_repeats = problems.attempt(lambda: sections.several_fits(doc, searched[2])) if searched else None
     trials = problems.attempt(lambda: _budget(doc, searched[1], trials_given)) if searched else None
@@ -112,6 +112,8 @@ def _parse(path: Path, project: Path | None, problems: Problems, trials_given: i
     backend = problems.attempt(lambda: doc.choice("backend", BACKENDS) if "backend" in doc.data else None)
     if searched and values:
         problems.attempt(lambda: sections.check_searchable(doc, searched[0], searched[1], values[1]))
+    if searched and objectives:
+        problems.attempt(lambda: sections.check_objectives(doc, objectives, searched[0], searched[2]))
     if problems.errors:
         return None
     spec = SweepSpec(
@@ -122,7 +124,7 @@ def _parse(path: Path, project: Path | None, problems: Problems, trials_given: i
         sampler=searched[1],
         pruner=searched[2],
         trials=trials or 1,  # a grid without `trials` runs every point: counted below
-        objectives=(objective,),
+        objectives=objectives,
         fixed=values[0],
         params=values[1],
         max_consecutive_failures=failures,

@@ -1,7 +1,9 @@
 """What a sweep optimises: a metric and which way is better, the one place that knows "better".
 
-A sweep's objectives are a tuple of these (``SweepSpec.objectives``), one today; its first,
-``SweepSpec.objective``, ranks the trials.
+A sweep's objectives are a tuple of these (``SweepSpec.objectives``): one, or several compared
+as a Pareto front. The first, ``SweepSpec.objective``, is a metric the model reports each epoch;
+it picks each fit's best epoch and stops fits early. Every pipeline also has the ``MEASURED``
+objectives, measured on each trial rather than reported by its model.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 DIRECTIONS = ("maximize", "minimize")
+# Objectives every pipeline has, measured on a trial's model and training; both better lower.
+MEASURED = {"params": "trainable parameters of the model", "epoch_seconds": "mean training seconds per epoch"}
 Item = TypeVar("Item")
 
 
@@ -29,6 +33,16 @@ class Objective:
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise ValueError(f"objective {self.metric}: direction must be maximize or minimize, got {self.direction!r}")
+
+    @property
+    def measured(self) -> bool:
+        """Whether the sweep measures it (``MEASURED``) rather than the model reporting it."""
+        return self.metric in MEASURED
+
+    @property
+    def recorded_as(self) -> str:
+        """The trial run's metric that holds it: ``best_<metric>`` for the model's, else its name."""
+        return self.metric if self.measured else f"best_{self.metric}"
 
     @property
     def maximize(self) -> bool:

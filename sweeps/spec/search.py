@@ -19,7 +19,9 @@ PRUNERS = {
     "none": (),
     "median": ("n_startup_trials", "n_warmup_steps"),
     "hyperband": ("min_resource", "max_resource", "reduction_factor"),
+    "wilcoxon": ("p_threshold", "n_startup_steps"),  # judges a trial of several fits, fit by fit
 }
+BY_FIT = ("wilcoxon",)  # pruners whose steps are a trial's fits (folds, replicates), not its epochs
 # The least each option may be: a Hyperband that divides by 1 or starts at 0 epochs never ends.
 LOWEST = {
     "n_startup_trials": 0,
@@ -31,7 +33,11 @@ LOWEST = {
     "factor": 2,
     "hyperband_iterations": 1,
     "num_initial_points": 1,
+    "p_threshold": 0,
+    "n_startup_steps": 0,
 }
+FLOAT_OPTIONS = ("p_threshold",)  # every other setting is a whole number
+WILCOXON_P = 0.1  # Optuna's default p_threshold
 MAX_SEED = 2**32 - 1  # numpy's seeds
 
 
@@ -79,8 +85,8 @@ class Sampler:
 
 @dataclass(frozen=True)
 class Pruner:
-    """What stops a trial early by its epochs so far: ``type`` (none, median, hyperband) and its
-    settings (Optuna's names, ``PRUNERS``).
+    """What stops a trial early: ``type`` (none; median or hyperband, by its epochs so far;
+    wilcoxon, by its fits so far) and its settings (Optuna's names, ``PRUNERS``).
 
     Raises:
         SettingError: an unknown type, a setting the type does not take or below its least value.
@@ -92,18 +98,43 @@ class Pruner:
     min_resource: int | None = None
     max_resource: int | None = None
     reduction_factor: int | None = None
+    p_threshold: float | None = None
+    n_startup_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.type not in PRUNERS:
             raise SettingError("type", f"must be one of {', '.join(PRUNERS)}, got {self.type!r}")
         _check_options(self, PRUNERS[self.type], ("type",))
+        if self.p_threshold is not None and self.p_threshold > 1:
+            raise SettingError("p_threshold", f"is a p-value, at most 1, got {self.p_threshold}")
 
     @property
     def prunes(self) -> bool:
         """Whether it ever stops a trial."""
         return self.type != "none"
 
-    def options(self) -> dict[str, int]:
+    @property
+    def by_fit(self) -> bool:
+        """Whether it judges a trial of several fits after each fit (rather than each epoch)."""
+        return self.type in BY_FIT
+
+    def why_never_prunes(self, fits: int) -> str | None:
+        """Why this fit-by-fit pruner could never stop a trial of ``fits`` fits before its last
+        (``None`` when it can). Its one-sided Wilcoxon test on n paired fits gives p >= 1/2**n."""
+        judged = fits - 1  # after the last fit the trial is whole: nothing left to save
+        start = max(2, self.n_startup_steps if self.n_startup_steps is not None else 2)
+        threshold = self.p_threshold if self.p_threshold is not None else WILCOXON_P
+        if start > judged:
+            return f"it starts judging after {start} fits, and a trial of {fits} is whole after {judged}"
+        if 0.5**judged >= threshold:
+            return (
+                f"after its first {judged} of {fits} fits the smallest p-value is {0.5**judged:.3g}, not below "
+                f"p_threshold {threshold}; set p_threshold above it (0.3 prunes a trial worse than the best "
+                "in each of its first two fits)"
+            )
+        return None
+
+    def options(self) -> dict[str, float]:
         """The settings given, as keyword arguments of Optuna's pruner of this type."""
         return _given(self, ("type",))
 

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sweeps.spec.contract import Pipeline
-from sweeps.spec.objective import Objective
+from sweeps.spec.objective import MEASURED, Objective
 from sweeps.spec.params import Param, check_keras_tuner_can_express, checked_value, parse_param
 from sweeps.spec.problems import Problems
 from sweeps.spec.reader import Reader
-from sweeps.spec.search import ENGINES, PRUNERS, SAMPLER_OPTIONS, Pruner, Sampler, SettingError
+from sweeps.spec.search import ENGINES, FLOAT_OPTIONS, PRUNERS, SAMPLER_OPTIONS, Pruner, Sampler, SettingError
 
 MAX_GRID_VALUES, MAX_GRID_POINTS = 10_000, 100_000
 
@@ -40,7 +40,9 @@ def search(doc: Reader) -> tuple[str, Sampler, Pruner]:
     pruner_type = pruner.get("type", str)
     if pruner_type in PRUNERS:
         pruner.only(("type", *PRUNERS[pruner_type]))
-    given = {key: pruner.get(key, int) for key in PRUNERS.get(pruner_type, ()) if key in pruner.data}
+    given = {
+        key: pruner.get(key, float if key in FLOAT_OPTIONS else int) for key in PRUNERS.get(pruner_type, ()) if key in pruner.data
+    }
     stopping = _checked(pruner, Pruner, type=pruner_type, **given)
     if engine == "keras_tuner" and stopping.prunes:
         raise pruner.error("type", "keras_tuner stops trials itself (use sampler type hyperband); pruner must be none")
@@ -55,19 +57,51 @@ def _checked(section: Reader, kind: type[Sampler] | type[Pruner], **settings: An
         raise section.error(error.key, str(error)) from None
 
 
-def objective(doc: Reader, pipeline: Pipeline) -> Objective:
-    """The metric to optimise and its direction, which must be the one the pipeline says is better."""
-    section = doc.section("objective")
+def objectives(doc: Reader, pipeline: Pipeline) -> tuple[Objective, ...]:
+    """What to optimise: one ``{metric, direction}``, or a list of them (a Pareto front), the
+    first a metric the pipeline's model reports, each direction the one its metric is better in."""
+    given = doc.data.get("objective")
+    if not isinstance(given, list):
+        return (_objective(doc.section("objective"), pipeline, first=True),)
+    if not given:
+        raise doc.error("objective", "must name at least one {metric, direction}")
+    readers = [Reader(doc.where, item, f"objective[{index}].") for index, item in enumerate(given)]
+    found = tuple(_objective(reader, pipeline, first=index == 0) for index, reader in enumerate(readers))
+    metrics = [one.metric for one in found]
+    twice = sorted({metric for metric in metrics if metrics.count(metric) > 1})
+    if twice:
+        raise doc.error("objective", f"names {', '.join(twice)} more than once")
+    return found
+
+
+def _objective(section: Reader, pipeline: Pipeline, first: bool) -> Objective:
     section.only(("metric", "direction"))
     metric = section.get("metric", str)
-    if metric not in pipeline.objectives:
-        raise section.error("metric", f"{pipeline.name} reports {', '.join(pipeline.objectives)}; got {metric!r}")
-    better = pipeline.objectives[metric]
+    known = {**pipeline.objectives, **({} if first else dict.fromkeys(MEASURED, "minimize"))}
+    if metric not in known:
+        if first and metric in MEASURED:
+            reported = ", ".join(pipeline.objectives)
+            rule = f"the first objective is one the model reports each epoch ({reported}); {metric} may follow it"
+        else:
+            also = "" if first else f", and every pipeline has {', '.join(MEASURED)}"
+            rule = f"{pipeline.name} reports {', '.join(pipeline.objectives)}{also}; got {metric!r}"
+        raise section.error("metric", rule)
+    better = known[metric]
     direction = section.get("direction", str, default=better)
     if direction != better:
         higher_or_lower = "higher" if Objective(metric, better).maximize else "lower"
         raise section.error("direction", f"{metric} is better when {higher_or_lower}: use {better}, got {direction!r}")
     return Objective(metric, direction)
+
+
+def check_objectives(doc: Reader, objectives: tuple[Objective, ...], engine: str, pruner: Pruner) -> None:
+    """Several objectives are searched by Optuna, and never pruned."""
+    if len(objectives) < 2:
+        return
+    if engine == "keras_tuner":
+        raise doc.error("objective", "keras_tuner optimises one objective; use engine optuna for several")
+    if pruner.prunes:
+        raise doc.error("pruner", "Optuna cannot prune a study of several objectives; use type none")
 
 
 def values(doc: Reader, pipeline: Pipeline, problems: Problems) -> tuple[dict[str, Any], dict[str, Param]] | None:
@@ -119,10 +153,21 @@ def several_fits(doc: Reader, pruner: Pruner) -> tuple[int | None, int]:
     repeats = doc.positive("repeats", default=1)
     if folds is not None and repeats > 1:
         raise doc.error("repeats", "cannot be combined with folds yet: cross-validation already gives K values per trial")
-    if (folds is not None or repeats > 1) and pruner.prunes:
+    several = folds is not None or repeats > 1
+    if several and pruner.prunes and not pruner.by_fit:
         raise doc.error(
             "pruner",
-            "a trial of several fits (folds, repeats) is judged on all of them, so it cannot be pruned by epoch; use type none",
+            f"a trial of several fits (folds, repeats) cannot be pruned by epoch ({pruner.type}); "
+            "use type wilcoxon, which judges it fit by fit, or none",
+        )
+    never = pruner.why_never_prunes(folds or repeats) if pruner.by_fit and several else None
+    if never:
+        raise doc.error("pruner", f"{pruner.type} can never prune this sweep's trials: {never}, or run more fits")
+    if pruner.by_fit and not several:
+        raise doc.error(
+            "pruner",
+            "wilcoxon judges a trial fit by fit, so it needs folds or repeats; "
+            "a single fit is pruned by epoch (median, hyperband)",
         )
     return folds, repeats
 

@@ -38,7 +38,7 @@ class SweepSpec:
     sampler: Sampler
     pruner: Pruner
     trials: int
-    objectives: tuple[Objective, ...]  # one today; several will be compared as a Pareto front
+    objectives: tuple[Objective, ...]  # one, or several compared as a Pareto front
     fixed: Mapping[str, Any]
     params: Mapping[str, Param]
     max_consecutive_failures: int
@@ -53,8 +53,15 @@ class SweepSpec:
 
     @property
     def objective(self) -> Objective:
-        """The objective trials are ranked by: the first (today the only) one."""
+        """The first objective: each fit's best epoch and early stopping go by it, and a single
+        "best" (the nightly comparison, the model kept) where there are several."""
         return self.objectives[0]
+
+    @property
+    def fuses(self) -> bool:
+        """Whether fits may train fused: the file allows it (``fuse``), and no objective is
+        ``epoch_seconds`` (a fused epoch's time is the whole set's, not one configuration's)."""
+        return self.fuse and all(one.metric != "epoch_seconds" for one in self.objectives)
 
     @property
     def test_metric(self) -> str:
@@ -97,6 +104,7 @@ class SweepSpec:
             "sampler": self.sampler.settings(),
             "pruner": self.pruner.settings(),
             "metric": self.objective.metric,
+            **({"objectives": [vars(one) for one in self.objectives]} if len(self.objectives) > 1 else {}),
             "fixed": dict(self.fixed),
             "folds": self.folds,
             "repeats": self.repeats,

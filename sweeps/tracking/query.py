@@ -20,12 +20,12 @@ from mlflow.entities import Run
 
 from sweeps.errors import ConfigError, first_line
 from sweeps.logs import quiet
-from sweeps.spec.objective import Objective
+from sweeps.spec.objective import MEASURED, Objective
 from sweeps.tracking.filters import split_filter
 from sweeps.tracking.stores import Stores, mask
 from sweeps.tracking.tracker import PARENT_TAG, Tracker
 
-# Final (one-value) metrics; every other metric of a trial run is a per-epoch curve.
+# Final (one-value) metrics, with the measured objectives; every other metric of a trial run is a per-epoch curve.
 _FINAL_PREFIXES = ("test_", "best_", "epochs_", "trials_")
 _FINAL_SUFFIXES = ("_mean", "_std")
 
@@ -69,7 +69,7 @@ def curves(
     for run in _trial_runs(tracker, sweeps, where, study):
         identity = {key: value for key, value in _row(run).items() if not key.startswith("metrics.")}
         for key in run.data.metrics:
-            if key.startswith(_FINAL_PREFIXES) or key.endswith(_FINAL_SUFFIXES) or key == "best_epoch":
+            if key.startswith(_FINAL_PREFIXES) or key.endswith(_FINAL_SUFFIXES) or key in MEASURED:
                 continue
             for point in tracker.metric_history(run.info.run_id, key):
                 rows.append({**identity, "metric": key, "step": point.step, "value": point.value})
@@ -191,6 +191,7 @@ def _row(run: Run) -> dict:
         "direction": tags.get("objective.direction")
         or ("minimize" if any(w in metric for w in ("loss", "mae", "mse")) else "maximize"),
         "value": run.data.metrics.get(f"best_{metric}"),
+        "objectives": tags.get("objectives"),  # a study of several: all of them (sweeps.reporting.pareto)
         "data.source": tags.get("data.source"),
         **{f"params.{k}": v for k, v in run.data.params.items()},
         **{f"metrics.{k}": v for k, v in run.data.metrics.items()},

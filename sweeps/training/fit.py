@@ -23,6 +23,7 @@ from sweeps.spec.backend import tensorflow_unstarted
 from sweeps.spec.contract import Pipeline
 from sweeps.spec.objective import Objective
 from sweeps.training import feed
+from sweeps.training.measured import EpochClock
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class FitRequest:
 class Fitted:
     """What a fit (or a trial of several fits) produced: the objective, curves, test metrics, model.
 
-    ``metrics`` holds any further final values worth logging (``<metric>_mean``/``_std``).
+    ``metrics`` holds any further final values worth logging (``<metric>_mean``/``_std``);
+    ``epoch_seconds`` its seconds per epoch, where it trained alone (``sweeps.training.measured``).
     """
 
     value: float
@@ -59,6 +61,7 @@ class Fitted:
     test: dict[str, float]
     model: keras.Model
     metrics: dict[str, float] = field(default_factory=dict)
+    epoch_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def fit(
     resumes at ``initial_epoch`` from saved weights, and the result is saved for later trials;
     ``hp["initial_epoch"]`` tells the pipeline's fit.
     """
-    best = BestEpoch(request.objective)
+    best, clock = BestEpoch(request.objective), EpochClock()
     model = fresh_model(request)
     hp = request.hp
     if continuation.warm_start is not None:
@@ -137,7 +140,7 @@ def fit(
         model.load_weights(continuation.warm_start)
         hp = {**hp, "initial_epoch": continuation.initial_epoch}
     train_loop = request.pipeline.custom_fit or fit_default
-    history = train_loop(model, request.dataset, hp, [*callbacks, best, *stopping(request)]).history
+    history = train_loop(model, request.dataset, hp, [*callbacks, best, clock, *stopping(request)]).history
     check_finite(history)
     if continuation.checkpoint is not None:
         continuation.checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -151,18 +154,16 @@ def fit(
         history={key: [float(v) for v in values] for key, values in history.items()},
         test={},
         model=model,
+        epoch_seconds=clock.mean,
     )
 
 
 def stopping(request: FitRequest) -> list[keras.callbacks.Callback]:
     """What ends a fit early: a NaN loss, and early stopping when the hyperparameters ask for it."""
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
-    if request.hp["early_stopping_patience"]:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=request.objective.metric, mode=request.objective.mode, patience=request.hp["early_stopping_patience"]
-            )
-        )
+    if patience := request.hp["early_stopping_patience"]:
+        objective = request.objective
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=objective.metric, mode=objective.mode, patience=patience))
     return callbacks
 
 

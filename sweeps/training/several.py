@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from sweeps.spec.objective import Objective
 from sweeps.training import feed, fused
 from sweeps.training.fit import FitRequest, Fitted, evaluate, failures_as_trial_failed, fit, fresh_model
+from sweeps.training.measured import mean_epoch_seconds
 
 FOLD, REPEAT = "fold", "repeat"
 
@@ -65,6 +66,7 @@ def run(
     callbacks_for: Callable[[Part], Sequence[keras.callbacks.Callback]],
     done: Callable[[Part, Fitted], None],
     fuse: bool = False,
+    judge: Callable[[int, float], bool] | None = None,
 ) -> Fitted:
     """Fit every part, fused (``sweeps.training.fused``: together, with the same results) or
     one after another, and combine them into the trial's result.
@@ -73,6 +75,8 @@ def run(
         callbacks_for: the callbacks of one part (e.g. logging to its own run).
         done: told each part's result as soon as it is known.
         fuse: train the parts together; the caller has checked they can (``why_not_fused``).
+        judge: told each part's value in turn (the parts one after another); ``True`` stops
+            the trial there, its result combined from the parts trained (no K-fold refit).
 
     Raises:
         TrialFailed: as ``fit``; one part failing fails the trial.
@@ -83,14 +87,18 @@ def run(
         if fuse:
             callbacks = [callbacks_for(part) for part in parts]
             results = fused.fit_together([part.request for part in parts], callbacks, test=replicates)
+        stopped = False
         for index, part in enumerate(parts):
             if not fuse:
                 results.append(fit(part.request, callbacks_for(part)))
                 if replicates:
                     results[index].test = evaluate(results[index].model, part.request)
             done(part, results[index])
+            if judge is not None and index < len(parts) - 1 and judge(index, results[index].value):
+                stopped = True
+                break
         combined = combine(results, request.objective)
-        if parts[0].kind == FOLD:
+        if parts[0].kind == FOLD and not stopped:
             combined = _with_final_fit(request.trial_view(), combined, fuse)
     return combined
 
@@ -114,6 +122,7 @@ def combine(results: Sequence[Fitted], objective: Objective) -> Fitted:
         test={key: float(np.mean([r.test[key] for r in results])) for key in results[0].test},
         model=objective.best(results, key=lambda r: r.value).model,
         metrics={f"{metric}_mean": float(values.mean()), f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0},
+        epoch_seconds=mean_epoch_seconds(results),
     )
 
 

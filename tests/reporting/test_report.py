@@ -11,6 +11,8 @@ from scipy import stats
 
 from sweeps.reporting import report
 from sweeps.reporting.comparisons import write_sweep_plots
+from sweeps.reporting.groups import Groups
+from sweeps.reporting.study import StudyRecords
 from sweeps.tracking import query
 from sweeps.tracking.tracker import FINISHED, Tracker
 
@@ -79,7 +81,10 @@ def test_query_frames(store: str) -> None:
 
 
 def test_report_numbers_and_significance(store: str) -> None:
-    built = report.build(query.runs("known", store), query.samples("known", store), query.curves("known", store), ["activation"])
+    # layers differs with activation in these trials; without it, activation alone varies (a
+    # controlled comparison), and each replicate is a measurement
+    trials = query.runs("known", store).drop(columns="params.layers")
+    built = report.build(trials, query.samples("known", store), query.curves("known", store), ["activation"])
     relu, tanh = built.table.iloc[0], built.table.iloc[1]
     relu_values, tanh_values = RELU[0] + RELU[1], TANH[2]
     assert (relu["value"], relu["trials"], relu["n"]) == ("relu", 2, 6)
@@ -99,6 +104,16 @@ def test_report_numbers_and_significance(store: str) -> None:
     csv = pd.read_csv(__import__("io").StringIO(built.render("csv")))
     assert list(csv["n"]) == [6, 3]
     assert built.render("markdown").splitlines()[2].startswith("| param | value |")
+
+
+def test_a_comparison_whose_groups_differ_in_other_parameters_is_marginal(store: str) -> None:
+    built = report.build(query.runs("known", store), query.samples("known", store), query.curves("known", store), ["activation"])
+    assert list(built.table["n"]) == [2, 1]  # each trial one measurement, its replicates averaged
+    (sentence,) = built.sentences
+    assert sentence == (
+        "activation=tanh vs relu: cannot test significance with n=1 and 2; run with repeats (--repeats N) to measure "
+        "each configuration several times; marginal: the groups differ in the other parameters too, n counts trials"
+    )
 
 
 def test_pruned_trials_are_left_out_and_said_so(own_store: str) -> None:
@@ -144,7 +159,7 @@ def test_bad_by_and_missing_sweep(store: str) -> None:
 
 def test_plots_are_small_pngs_that_compare(store: str, tmp_path: Path) -> None:
     trials, samples, curves = query.runs("known", store), query.samples("known", store), query.curves("known", store)
-    written = write_sweep_plots(trials, samples, curves, ["activation", "layers"], "val_accuracy", tmp_path / "plots")
+    written = write_sweep_plots(StudyRecords(trials, samples, curves, ["activation", "layers"]), tmp_path / "plots")
     names = {path.name for path in written}
     assert names == {
         "objective_activation.png",
@@ -152,6 +167,7 @@ def test_plots_are_small_pngs_that_compare(store: str, tmp_path: Path) -> None:
         "curves_activation.png",
         "curves_layers.png",
         "parallel_coordinates.png",
+        "importance.png",
     }
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size < 200_000
@@ -165,7 +181,8 @@ def test_curves_keep_numbers_as_numbers_so_values_sort_naturally(store: str) -> 
 
 def test_more_than_two_values_test_the_best_mean_against_each_other() -> None:
     measured = [pd.Series([0.80, 0.81, 0.82]), pd.Series([0.86, 0.87, 0.85]), pd.Series([0.84, 0.86, 0.85])]
-    sentences = report.sentences_for("layers", [1, 2, 3], measured, "val_accuracy", "maximize")
+    groups = Groups("layers", [1, 2, 3], [pd.DataFrame()] * 3, ranged=False, marginal=False)
+    sentences = report.sentences_for(groups, measured, "val_accuracy", "maximize")
     assert [s.split(":")[0] for s in sentences] == ["layers=2 vs 1", "layers=2 vs 3"]
     assert sentences[0].startswith("layers=2 vs 1: +5.0 pt val_accuracy, p=") and "(n=3 each)" in sentences[0]
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+import yaml
 
 import sweeps.pipeline as sp
-from sweeps.errors import PipelineError, SweepAborted
+from sweeps.errors import ConfigError, PipelineError, SweepAborted
 from sweeps.pipelines import imdb
 from sweeps.runner.sweep import RunOptions, run_sweep
 from sweeps.spec.loading import load_spec
@@ -189,3 +191,44 @@ def test_repeats_run_each_configuration_with_several_seeds(workdir: Path, imdb_d
     assert record.value == pytest.approx(values.mean())
     assert trial_run.data.metrics["val_accuracy_std"] == pytest.approx(values.std(ddof=1))
     assert trial_run.data.metrics["epochs_trained"] == 6
+
+
+def test_a_kfold_trial_clearly_worse_after_two_folds_is_pruned_there(workdir: Path, data_dir: Path) -> None:
+    """Optuna's Wilcoxon pruner judges a trial fold by fold against the best trial's same folds."""
+    document = yaml.safe_load((REPO / "search_spaces" / "boston_kfold.yaml").read_text())
+    document |= {
+        "name": "by_fold",
+        "trials": 2,
+        "fixed": {**document["fixed"], "epochs": 3, "units": 16, "layers": 1},
+        "params": {"learning_rate": {"type": "categorical", "choices": [0.01, 1e-9]}},  # the second barely moves
+        "pruner": {"type": "wilcoxon", "p_threshold": 0.3},
+    }
+    spec = load_spec(write_space(workdir, document, "by_fold"))
+    stores = Stores.resolve(root=workdir / "mlruns")
+    result = run_sweep(spec, RunOptions(stores, sp.DataOptions(data_dir, stores.cache_dir)))
+    assert [r.state for r in result.records] == ["COMPLETE", "PRUNED"]
+    runs = mlflow_runs(workdir, "by_fold")
+    trials = {int(r.data.tags["trial"]): r for r in runs if r.data.tags.get("sweeps.role") == "trial"}
+    folds = {
+        number: sorted(int(r.data.tags["fold"]) for r in runs if r.data.tags.get("mlflow.parentRunId") == trial.info.run_id)
+        for number, trial in trials.items()
+    }
+    assert folds == {0: [0, 1, 2, 3], 1: [0, 1]}  # stopped after its second fold: two fewer fits, and no refit
+    assert trials[1].data.tags["state"] == "PRUNED" and trials[1].info.status == "FINISHED"
+    assert "test_mae" not in trials[1].data.metrics and "test_mae" in trials[0].data.metrics
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("pruner", "several", "says"),
+    [
+        ({"type": "median"}, {"folds": 4}, "cannot be pruned by epoch (median); use type wilcoxon"),
+        ({"type": "wilcoxon"}, {}, "wilcoxon judges a trial fit by fit, so it needs folds or repeats"),
+        ({"type": "wilcoxon"}, {"folds": 4}, "the smallest p-value is 0.125, not below p_threshold 0.1"),
+        ({"type": "wilcoxon", "n_startup_steps": 5}, {"repeats": 4}, "it starts judging after 5 fits"),
+        ({"type": "wilcoxon", "p_threshold": 2}, {"folds": 4}, "is a p-value, at most 1"),
+    ],
+)
+def test_a_pruner_that_cannot_judge_the_trials_is_refused(workdir: Path, pruner: dict, several: dict, says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_spec(write_space(workdir, {**BASE, **several, "sampler": {"type": "tpe"}, "pruner": pruner}))

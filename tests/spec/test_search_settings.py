@@ -46,7 +46,7 @@ def test_settings_record_only_what_was_given_as_the_fingerprint_always_did() -> 
         (lambda: Sampler("random", seed=-1), "seed", r"must be 0 \.\. 4294967295, got -1"),
         (lambda: Sampler("random", factor=3), "factor", r"is not a setting of random; allowed: none"),
         (lambda: Sampler("hyperband", factor=1), "factor", r"must be >= 2, got 1"),
-        (lambda: Pruner("early"), "type", r"must be one of none, median, hyperband, got 'early'"),
+        (lambda: Pruner("early"), "type", r"must be one of none, median, hyperband, wilcoxon, got 'early'"),
         (lambda: Pruner("median", reduction_factor=3), "reduction_factor", r"allowed: n_startup_trials, n_warmup_steps"),
         (lambda: Pruner("hyperband", min_resource=0), "min_resource", r"must be >= 1, got 0"),
     ],

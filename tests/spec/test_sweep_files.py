@@ -50,7 +50,7 @@ def test_valid_file_loads_typed_values(tmp_path: Path) -> None:
         ("engine", "hyperopt", r"s\.yaml: engine: must be one of optuna, keras_tuner, got 'hyperopt'"),
         ("sampler.type", "cmaes", r"sampler\.type: must be one of grid, random, tpe for engine optuna"),
         ("sampler.seed", "x", r"sampler\.seed: must be an integer, got 'x'"),
-        ("pruner", {"type": "asha"}, r"pruner\.type: must be one of none, median, hyperband"),
+        ("pruner", {"type": "asha"}, r"pruner\.type: must be one of none, median, hyperband, wilcoxon"),
         ("trials", 0, r"s\.yaml: trials: must be >= 1, got 0"),
         ("trials", "3", r"trials: must be an integer, got '3'"),
         ("objective.metric", "val_auc", r"objective\.metric: imdb reports val_accuracy, val_loss; got 'val_auc'"),
@@ -186,7 +186,7 @@ def test_folds_rules(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"s\.yaml: folds: K-fold cross-validation needs K >= 2, got 1"):
         load_spec(write_space(tmp_path, {**BASE, "folds": 1}))
     with pytest.raises(
-        ConfigError, match=r"s\.yaml: pruner: a trial of several fits \(folds, repeats\) is judged on all of them"
+        ConfigError, match=r"s\.yaml: pruner: a trial of several fits \(folds, repeats\) cannot be pruned by epoch"
     ):
         load_spec(write_space(tmp_path, {**BASE, "folds": 3, "pruner": {"type": "median"}}))
     assert load_spec(write_space(tmp_path, {**BASE, "folds": 3})).folds == 3
@@ -230,3 +230,65 @@ def test_repeats_rules(tmp_path: Path) -> None:
         load_spec(write_space(tmp_path, {**BASE, "repeats": 2, "folds": 3}))
     with pytest.raises(ConfigError, match=r"--repeats: .* cross-validates with folds: 3; repeats cannot be combined"):
         load_spec(write_space(tmp_path, {**BASE, "folds": 3}), repeats=2)
+
+
+def test_several_objectives_make_a_front_whose_first_is_the_models(tmp_path: Path) -> None:
+    objectives = [{"metric": "val_accuracy"}, {"metric": "params"}, {"metric": "epoch_seconds", "direction": "minimize"}]
+    spec = load_spec(write_space(tmp_path, {**BASE, "objective": objectives}))
+    assert [(o.metric, o.direction) for o in spec.objectives] == [
+        ("val_accuracy", "maximize"),
+        ("params", "minimize"),
+        ("epoch_seconds", "minimize"),
+    ]
+    assert spec.objective.metric == "val_accuracy" and not spec.fuses  # timed epochs: each fit alone
+    assert spec.fingerprint() != load_spec(write_space(tmp_path, BASE)).fingerprint()
+    single = load_spec(write_space(tmp_path, {**BASE, "objective": [{"metric": "val_accuracy"}]}))
+    assert single.fingerprint() == load_spec(write_space(tmp_path, BASE)).fingerprint() and single.fuses
+
+
+TWO = [{"metric": "val_accuracy"}, {"metric": "params"}]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"objective": []}, r"s\.yaml: objective: must name at least one \{metric, direction\}"),
+        (
+            {"objective": [{"metric": "params"}, {"metric": "val_accuracy"}]},
+            r"objective\[0\]\.metric: the first objective is one the model reports each epoch \(val_accuracy, val_loss\); "
+            r"params may follow it",
+        ),
+        (
+            {"objective": [{"metric": "val_accuracy"}, {"metric": "params", "direction": "maximize"}]},
+            r"params is better when lower",
+        ),
+        (
+            {"objective": [{"metric": "val_accuracy"}, {"metric": "val_accuracy"}]},
+            r"objective: names val_accuracy more than once",
+        ),
+        ({"objective": [{"metric": "val_accuracy"}, "params"]}, r"objective\[1\]: must be a mapping of keys, got str"),
+        (
+            {"objective": [{"metric": "val_accuracy"}, {"metric": "flops"}]},
+            r"objective\[1\]\.metric: imdb reports val_accuracy, val_loss, and every pipeline has params, epoch_seconds",
+        ),
+        (
+            {
+                "objective": [{"metric": "val_accuracy"}, {"metric": "params"}],
+                "pruner": {"type": "median"},
+                "sampler": {"type": "tpe"},
+            },
+            r"pruner: Optuna cannot prune a study of several objectives",
+        ),
+        (
+            {
+                "objective": [{"metric": "val_accuracy"}, {"metric": "params"}],
+                "engine": "keras_tuner",
+                "sampler": {"type": "random"},
+            },
+            r"objective: keras_tuner optimises one objective; use engine optuna for several",
+        ),
+    ],
+)
+def test_objectives_that_cannot_work_are_refused(tmp_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write_space(tmp_path, {**BASE, **changes}))

@@ -1,0 +1,70 @@
+"""A numeric parameter with more values than a table can show, grouped into a few ranges.
+
+A searched study (random, TPE) samples a float or int parameter at as many values as it has
+trials; one table row per value would compare single trials. Its values are grouped instead:
+into ranges of as many trials each (quantiles), or, for a parameter searched on a log scale,
+into ranges of equal width in its logarithm, so each range spans the same factor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MOST_ROWS = 5  # values a table shows one by one; more are grouped into this many ranges
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """Edges ``low = e0 < e1 < ... < en = high``: range ``i`` holds ``e_i <= v < e_(i+1)``, the
+    last one ``high`` too."""
+
+    edges: tuple[float, ...]
+    integer: bool = False
+
+    @property
+    def labels(self) -> list[str]:
+        """Each range as a table names it, lowest first: ``[0.001, 0.01)``, the last closed."""
+        shown = [str(int(edge)) if self.integer else f"{edge:.3g}" for edge in self.edges]
+        last = len(shown) - 2
+        return [f"[{shown[i]}, {shown[i + 1]}{']' if i == last else ')'}" for i in range(last + 1)]
+
+    def label(self, values: pd.Series) -> pd.Series:
+        """The range each of ``values`` falls in, by its label."""
+        numbers = values.astype(float).to_numpy()
+        positions = np.searchsorted(np.asarray(self.edges[1:-1], dtype=float), numbers, side="right")
+        labels = [None if np.isnan(n) else self.labels[p] for n, p in zip(numbers, positions, strict=True)]
+        return pd.Series(labels, index=values.index)
+
+
+def ranges_for(values: pd.Series, log: bool = False, most: int = MOST_ROWS) -> Ranges | None:
+    """The ranges ``values`` (one per trial) are shown in, or ``None`` when they are few enough
+    (at most ``most`` distinct) or not numbers to be shown one by one."""
+    values = values.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or values.nunique() <= most:
+        return None
+    numbers = values.astype(float).to_numpy()
+    low, high = float(numbers.min()), float(numbers.max())
+    if log and low > 0:
+        edges = np.exp(np.linspace(math.log(low), math.log(high), most + 1))
+    else:
+        edges = np.quantile(numbers, np.linspace(0, 1, most + 1))
+    integer = pd.api.types.is_integer_dtype(values)
+    # Edges as a table shows them (three significant digits, whole for an int), so a value's
+    # range is the one its label says; the outer edges are the lowest and highest values.
+    edges = np.round(edges) if integer else np.array([float(f"{edge:.3g}") for edge in edges])
+    edges[0], edges[-1] = low, high
+    return Ranges(_distinct(edges), integer)
+
+
+def _distinct(edges: Sequence[float]) -> tuple[float, ...]:
+    """Edges with repeats removed (quantiles of values that repeat can coincide)."""
+    kept = [float(edges[0])]
+    for edge in edges[1:]:
+        if edge > kept[-1]:
+            kept.append(float(edge))
+    return tuple(kept)
