@@ -130,13 +130,11 @@ def sentences_for(found: Groups, measured: list[pd.Series], metric: str, directi
         means = [m.mean() if len(m) else float("nan") for m in measured]
         best = Objective(metric, direction).best(range(len(means)), key=means.__getitem__)
         pairs = [(other, best) for other in range(len(values)) if other != best]
-    said = [
-        significance(found.param, (values[a], values[b]), (measured[a], measured[b]), metric, "in" if found.ranged else "=")
+    joiner = "in" if found.ranged else "="
+    return [
+        significance(found.param, (values[a], values[b]), (measured[a], measured[b]), metric, joiner, found.marginal)
         for a, b in pairs
     ]
-    if found.marginal:
-        said = [f"{sentence}; marginal: the groups differ in the other parameters too, n counts trials" for sentence in said]
-    return said
 
 
 def varied(trials: pd.DataFrame) -> list[str]:
@@ -147,24 +145,31 @@ def varied(trials: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def significance(param: str, values: Sequence, measured: Sequence[pd.Series], metric: str, joiner: str = "=") -> str:
+def significance(
+    param: str, values: Sequence, measured: Sequence[pd.Series], metric: str, joiner: str = "=", marginal: bool = False
+) -> str:
     """Welch's t-test between the two values' measurements, as one plain sentence (``param in
-    [a, b) vs ...`` with ``joiner`` "in", for ranges)."""
+    [a, b) vs ...`` with ``joiner`` "in", for ranges); a ``marginal`` one measures trials and
+    says so."""
     (a, b), (first, second) = (param_text(v) for v in values), (np.asarray(m, dtype=float) for m in measured)
     param = f"{param} {joiner} " if joiner != "=" else f"{param}="
     counts = f"n={len(first)} each" if len(first) == len(second) else f"n={len(second)} and {len(first)}"
+    counts += " trials" if marginal else ""
+    aside = "; marginal: the groups differ in other parameters too" if marginal else ""
     if min(len(first), len(second)) < 2:
-        return (
-            f"{param}{b} vs {a}: cannot test significance with {counts}; "
-            "run with repeats (--repeats N) to measure each configuration several times"
+        more = (
+            "more trials (--trials N) put more in each group"
+            if marginal
+            else ("run with repeats (--repeats N) to measure each configuration several times")
         )
+        return f"{param}{b} vs {a}: cannot test significance with {counts}; {more}{aside}"
     difference = second.mean() - first.mean()
     shown = f"{difference * 100:+.1f} pt" if "accuracy" in metric else f"{difference:+.4g}"
     p = welch_p_value(second, first)
     if math.isnan(p):
-        return f"{param}{b} vs {a}: {shown} {metric}, no variation within either group to test ({counts})"
+        return f"{param}{b} vs {a}: {shown} {metric}, no variation within either group to test ({counts}){aside}"
     verdict = "significant" if p < ALPHA else "not significant"
-    return f"{param}{b} vs {a}: {shown} {metric}, p={p:.2f}, {verdict} at {ALPHA} ({counts})"
+    return f"{param}{b} vs {a}: {shown} {metric}, p={p:.2f}, {verdict} at {ALPHA} ({counts}){aside}"
 
 
 def welch_p_value(first: np.ndarray, second: np.ndarray) -> float:

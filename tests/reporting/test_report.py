@@ -111,8 +111,8 @@ def test_a_comparison_whose_groups_differ_in_other_parameters_is_marginal(store:
     assert list(built.table["n"]) == [2, 1]  # each trial one measurement, its replicates averaged
     (sentence,) = built.sentences
     assert sentence == (
-        "activation=tanh vs relu: cannot test significance with n=1 and 2; run with repeats (--repeats N) to measure "
-        "each configuration several times; marginal: the groups differ in the other parameters too, n counts trials"
+        "activation=tanh vs relu: cannot test significance with n=1 and 2 trials; more trials (--trials N) put more "
+        "in each group; marginal: the groups differ in other parameters too"
     )
 
 
