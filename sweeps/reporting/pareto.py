@@ -46,7 +46,7 @@ class Front:
         names = [o.metric for o in self.objectives]
         header = ["trial", *self.params, *names]
         rows = [
-            [str(row["trial"]), *(param_text(row[f"params.{p}"]) for p in self.params), *(cell(float(row[n])) for n in names)]
+            [str(row["trial"]), *(param_text(row[f"params.{p}"]) for p in self.params), *(_shown(row[n]) for n in names)]
             for _, row in self.on_front.iterrows()
         ]
         first = (
@@ -106,3 +106,8 @@ def front_plot(found: Front) -> Any:
 
 def _short(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def _shown(value: float) -> str:
+    """A table's cell: a count (``params``) whole, anything else as the report's other tables."""
+    return str(int(value)) if float(value).is_integer() else cell(float(value))
