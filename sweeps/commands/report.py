@@ -43,7 +43,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     samples = query.samples(args.names, args.tracking_uri, args.where, args.study)
     curves = query.curves(args.names, args.tracking_uri, args.where, args.study)
     plots = _writable(Path(args.plots)) if args.plots else None  # said before the report, not after it
-    records = StudyRecords(trials, samples, curves, by, _on_log_scale(args, args.names))
+    records = StudyRecords(trials, samples, curves, by, _scales(args, args.names))
     print(records.report.render(args.format))
     if args.plots:
         from sweeps.reporting.dashboard import write_study_plots
@@ -96,13 +96,18 @@ def _swept(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(swept))
 
 
-def _on_log_scale(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
-    """The params the sweeps' search-space files search on a log scale (``log: true``)."""
-    found = []
+def _scales(args: argparse.Namespace, names: Sequence[str]) -> dict[str, str]:
+    """How each swept param's values came, as the sweeps' search-space files say (searched on
+    a log or linear scale, or chosen), where those files are at hand."""
+    from sweeps.reporting.ranges import scale
+
+    found = {}
     for name in names:
-        params = _document(args, name).get("params")
-        if isinstance(params, dict):
-            found += [key for key, body in params.items() if isinstance(body, dict) and body.get("log") is True]
+        document = _document(args, name)
+        params, grid = document.get("params"), _sampler(args, name) == "grid"
+        for key, body in (params if isinstance(params, dict) else {}).items():
+            if isinstance(body, dict):
+                found[key] = scale(str(body.get("type")), body.get("log") is True, grid)
     return found
 
 

@@ -21,7 +21,7 @@ from sweeps.formatting import param_text
 from sweeps.reporting.importance import Importance
 from sweeps.reporting.pareto import front_plot
 from sweeps.reporting.plots import close, plt
-from sweeps.reporting.ranges import Ranges, ranges_for
+from sweeps.reporting.ranges import LINEAR, LOG, Ranges, ranges_for
 from sweeps.reporting.study import StudyRecords
 from sweeps.tracking.query import ordered
 
@@ -149,9 +149,10 @@ def write_sweep_plots(records: StudyRecords, directory: Path) -> list[Path]:
     if comparison is not None and comparison.front is not None:
         figures["pareto_front.png"] = front_plot(comparison.front)
     for param in records.params:
-        ranges = ranges_for(complete[f"params.{param}"], param in records.log) if f"params.{param}" in complete else None
+        on = records.scales.get(param, LINEAR)
+        ranges = ranges_for(complete[f"params.{param}"], on) if f"params.{param}" in complete else None
         if ranges is not None:
-            figures[f"slice_{param}.png"] = slice_plot(complete, param, metric, param in records.log)
+            figures[f"slice_{param}.png"] = slice_plot(complete, param, metric, on == LOG)
         elif len(samples) and f"params.{param}" in samples:
             figures[f"objective_{param}.png"] = objective_by_value(samples, param, metric)
         if len(curves) and f"params.{param}" in curves:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from sweeps.reporting.ranges import ranges_for
+from sweeps.reporting.ranges import LINEAR, ranges_for
 from sweeps.tracking.query import ordered
 
 
@@ -29,11 +29,11 @@ class Groups:
     marginal: bool
 
 
-def groups(trials: pd.DataFrame, param: str, log: bool = False) -> Groups:
-    """The trials of one sweep (``query.runs``) grouped by ``param`` (``log``: searched on a log
-    scale, so ranged on one)."""
+def groups(trials: pd.DataFrame, param: str, scale: str = LINEAR) -> Groups:
+    """The trials of one sweep (``query.runs``) grouped by ``param``, whose values came on
+    ``scale`` (``sweeps.reporting.ranges``)."""
     column = trials[f"params.{param}"]
-    ranges = ranges_for(column, log)
+    ranges = ranges_for(column, scale)
     if ranges is None:
         keys, values = column, ordered(column)
     else:

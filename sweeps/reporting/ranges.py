@@ -16,6 +16,17 @@ import numpy as np
 import pandas as pd
 
 MOST_ROWS = 5  # values a table shows one by one; more are grouped into this many ranges
+# How a parameter's values came about: searched on a log or a linear scale (ranged where many),
+# or chosen (a categorical's, or a grid's points: each shown as it is).
+LOG, LINEAR, CHOSEN = "log", "linear", "chosen"
+
+
+def scale(kind: str, log: bool, grid: bool) -> str:
+    """The scale of a parameter of type ``kind`` (categorical, variants, int, float) in a study
+    searched by a grid (``grid``) or not."""
+    if grid or kind in ("categorical", "variants"):
+        return CHOSEN
+    return LOG if log else LINEAR
 
 
 @dataclass(frozen=True)
@@ -41,15 +52,15 @@ class Ranges:
         return pd.Series(labels, index=values.index)
 
 
-def ranges_for(values: pd.Series, log: bool = False, most: int = MOST_ROWS) -> Ranges | None:
-    """The ranges ``values`` (one per trial) are shown in, or ``None`` when they are few enough
-    (at most ``most`` distinct) or not numbers to be shown one by one."""
+def ranges_for(values: pd.Series, on: str = LINEAR, most: int = MOST_ROWS) -> Ranges | None:
+    """The ranges ``values`` (one per trial, searched on the scale ``on``) are shown in, or
+    ``None`` when they are to be shown one by one: chosen, not numbers, or at most ``most``."""
     values = values.dropna()
-    if not pd.api.types.is_numeric_dtype(values) or values.nunique() <= most:
+    if on == CHOSEN or not pd.api.types.is_numeric_dtype(values) or values.nunique() <= most:
         return None
     numbers = values.astype(float).to_numpy()
     low, high = float(numbers.min()), float(numbers.max())
-    if log and low > 0:
+    if on == LOG and low > 0:
         edges = np.exp(np.linspace(math.log(low), math.log(high), most + 1))
     else:
         edges = np.quantile(numbers, np.linspace(0, 1, most + 1))

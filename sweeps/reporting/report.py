@@ -11,7 +11,7 @@ whether the comparison is marginal (the groups differ in other parameters too).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,7 @@ from sweeps.formatting import param_text
 from sweeps.reporting.groups import Groups, groups
 from sweeps.reporting.importance import Importance, importance
 from sweeps.reporting.pareto import Front, front, objectives_of
+from sweeps.reporting.ranges import LINEAR, LOG
 from sweeps.reporting.tables import cell, render_table
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import test_metric
@@ -71,15 +72,17 @@ class Report:
 
 
 def build(
-    trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by: Sequence[str], log: Collection[str] = ()
+    trials: pd.DataFrame, samples: pd.DataFrame, curves: pd.DataFrame, by: Sequence[str], scales: Mapping[str, str] | None = None
 ) -> Report:
-    """Compare ``trials`` (``query.runs``) grouped by each parameter in ``by``, per sweep; ``log``
-    names the parameters searched on a log scale (ranged on one).
+    """Compare ``trials`` (``query.runs``) grouped by each parameter in ``by``, per sweep;
+    ``scales`` says how each parameter's values came (``sweeps.reporting.ranges``: searched on a
+    log or linear scale, or chosen; a numeric one not named is taken as searched linearly).
 
     Raises:
         ConfigError: no trials, a ``by`` parameter the runs do not have, or sweeps whose
             objectives differ.
     """
+    scales = scales or {}
     complete = trials[trials["state"] == "COMPLETE"]
     if complete.empty:
         raise ConfigError("no COMPLETE trials to report on")
@@ -102,7 +105,7 @@ def build(
     rows, sentences = [], []
     for param in by:
         for sweep, group in complete.groupby("sweep", sort=True):
-            found = groups(group, param, param in log)
+            found = groups(group, param, scales.get(param, LINEAR))
             measured = [evidence.measured(chosen, found.marginal) for chosen in found.members]
             rows += [
                 evidence.row(sweep, param, value, chosen, values)
@@ -113,7 +116,7 @@ def build(
     if pruned:  # else a value whose every trial was pruned would vanish from the table unexplained
         sentences.append(f"left out: {pruned} pruned trial(s), stopped early by the sweep's pruner, so not comparable")
     single = complete["sweep"].nunique() == 1
-    ranking = importance(complete, by, metric, log) if single else None
+    ranking = importance(complete, by, metric, [p for p in by if scales.get(p) == LOG]) if single else None
     pareto = front(complete, objectives_of(complete), by) if single else None
     return Report(metric, direction, pd.DataFrame(rows), sentences, ranking, pareto)
 

@@ -3,8 +3,8 @@ comparison they make."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
@@ -21,7 +21,7 @@ class StudyRecords:
     samples: pd.DataFrame
     curves: pd.DataFrame
     params: Sequence[str]  # the swept parameters
-    log: Sequence[str] = ()  # those searched on a log scale
+    scales: Mapping[str, str] = field(default_factory=dict)  # how their values came (sweeps.reporting.ranges)
 
     @property
     def metric(self) -> str:
@@ -34,7 +34,7 @@ class StudyRecords:
         Raises:
             ConfigError: there is nothing to compare (``sweeps.reporting.report.build`` says why).
         """
-        return build(self.trials, self.samples, self.curves, list(self.params), self.log)
+        return build(self.trials, self.samples, self.curves, list(self.params), self.scales)
 
     def comparison(self) -> Report | None:
         """The report of the COMPLETE trials, or ``None`` while there are none to compare."""

@@ -19,6 +19,7 @@ from sweeps.engines.base import TrialRecord, TrialState, best_record
 from sweeps.faults import crash_point
 from sweeps.logs import say
 from sweeps.reporting import dashboard, report
+from sweeps.reporting.ranges import scale
 from sweeps.reporting.study import StudyRecords
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
@@ -162,5 +163,5 @@ def study_records(tracker: Tracker, spec: SweepSpec, study: str) -> StudyRecords
         query.samples(sweep, uri, study=study),
         query.curves(sweep, uri, study=study),
         list(spec.params),
-        [name for name, param in spec.params.items() if param.log],
+        {name: scale(param.type, param.log, spec.sampler.grid) for name, param in spec.params.items()},
     )

@@ -10,7 +10,7 @@ from sweeps.reporting import report
 from sweeps.reporting.comparisons import write_sweep_plots
 from sweeps.reporting.groups import groups
 from sweeps.reporting.importance import importance
-from sweeps.reporting.ranges import ranges_for
+from sweeps.reporting.ranges import CHOSEN, LINEAR, LOG, ranges_for, scale
 from sweeps.reporting.study import StudyRecords
 
 
@@ -43,6 +43,7 @@ def searched(trials: int, seed: int = 0, folds: int = 1) -> tuple[pd.DataFrame, 
 
 
 PARAMS = ["learning_rate", "l2", "dropout"]
+SCALES = {"learning_rate": LOG, "l2": LOG, "dropout": LINEAR}
 
 
 def test_importance_ranks_the_parameter_that_drives_the_objective_first() -> None:
@@ -71,7 +72,7 @@ def test_one_swept_parameter_has_no_ranking() -> None:
 
 def test_a_continuous_parameter_is_shown_in_at_most_five_ranges() -> None:
     trials, samples = searched(8, folds=4)
-    built = report.build(trials, samples, pd.DataFrame(), PARAMS, log=["learning_rate", "l2"])
+    built = report.build(trials, samples, pd.DataFrame(), PARAMS, SCALES)
     for param in PARAMS:
         rows = built.table[built.table["param"] == param]
         assert 2 <= len(rows) <= 5 and rows["trials"].sum() == 8
@@ -83,7 +84,7 @@ def test_a_continuous_parameter_is_shown_in_at_most_five_ranges() -> None:
 
 def test_a_searched_comparison_is_marginal_and_counts_trials_not_folds() -> None:
     trials, samples = searched(8, folds=4)
-    built = report.build(trials, samples, pd.DataFrame(), ["l2"], log=["l2"])
+    built = report.build(trials, samples, pd.DataFrame(), ["l2"], SCALES)
     assert built.sentences and all(s.endswith("; marginal: the groups differ in other parameters too") for s in built.sentences)
     assert built.table["n"].tolist() == built.table["trials"].tolist()  # a trial is one measurement, its folds averaged
     # a range holding one trial is never t-tested against another
@@ -112,13 +113,16 @@ def test_a_grid_comparison_is_controlled_and_counts_every_fold() -> None:
 
 def test_ranges_on_a_log_scale_span_equal_factors_and_hold_every_value() -> None:
     values = pd.Series(10 ** np.random.default_rng(1).uniform(-6, -2, 30))
-    ranges = ranges_for(values, log=True)
+    ranges = ranges_for(values, LOG)
     assert ranges is not None and len(ranges.labels) == 5
     inner = np.array(ranges.edges[1:-1])
     assert np.allclose(np.diff(np.log10(inner)), np.diff(np.log10(inner))[0], rtol=0.02)
     assert set(ranges.label(values)) <= set(ranges.labels) and ranges.label(values).notna().all()
     assert ranges_for(pd.Series([1, 2, 3, 4, 5])) is None  # five values are shown one by one
     assert ranges_for(pd.Series(["relu", "tanh"] * 5)) is None
+    assert ranges_for(values, CHOSEN) is None  # a categorical's values, or a grid's points, are shown one by one
+    assert scale("categorical", False, grid=False) == scale("float", True, grid=True) == CHOSEN
+    assert (scale("float", True, grid=False), scale("int", False, grid=False)) == (LOG, LINEAR)
 
 
 def test_a_searched_study_plots_its_importance_and_a_slice_per_continuous_parameter(tmp_path) -> None:
@@ -130,7 +134,7 @@ def test_a_searched_study_plots_its_importance_and_a_slice_per_continuous_parame
             for step in (1, 2)
         ]
     )
-    written = write_sweep_plots(StudyRecords(trials, samples, curves, PARAMS, ["learning_rate", "l2"]), tmp_path)
+    written = write_sweep_plots(StudyRecords(trials, samples, curves, PARAMS, SCALES), tmp_path)
     names = {path.name for path in written}
     assert names == {"importance.png", "parallel_coordinates.png"} | {
         f"{kind}_{p}.png" for kind in ("slice", "curves") for p in PARAMS
