@@ -31,7 +31,9 @@ def write_optuna_plots(study: optuna.Study, grid: bool, directory: Path) -> list
         return []
     with warnings.catch_warnings():  # Optuna calls its matplotlib plots experimental
         warnings.simplefilter("ignore")
-        axis = optuna.visualization.matplotlib.plot_optimization_history(study)
+        several = len(study.directions) > 1  # the history of the first objective, the one a fit's best epoch goes by
+        first = {"target": lambda trial: trial.values[0], "target_name": study.metric_names[0]} if several else {}
+        axis = optuna.visualization.matplotlib.plot_optimization_history(study, **first)
     written = directory / "optimization_history.png"
     axis.figure.savefig(written, dpi=90, bbox_inches="tight")
     close(axis.figure)

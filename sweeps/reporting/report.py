@@ -156,8 +156,8 @@ def significance(
     says so."""
     (a, b), (first, second) = (param_text(v) for v in values), (np.asarray(m, dtype=float) for m in measured)
     param = f"{param} {joiner} " if joiner != "=" else f"{param}="
-    counts = f"n={len(first)} each" if len(first) == len(second) else f"n={len(second)} and {len(first)}"
-    counts += " trials" if marginal else ""
+    unit = " trials" if marginal else ""
+    counts = f"n={len(first)}{unit} each" if len(first) == len(second) else f"n={len(second)} and {len(first)}{unit}"
     aside = "; marginal: the groups differ in other parameters too" if marginal else ""
     if min(len(first), len(second)) < 2:
         more = (

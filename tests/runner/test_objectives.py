@@ -23,7 +23,7 @@ def size(units: int, layers: int) -> int:
     return 13 * units + units + (layers - 1) * (units * units + units) + units + 1
 
 
-def two_objectives(workdir: Path, data_dir: Path, second: str) -> tuple:
+def two_objectives(workdir: Path, data_dir: Path, second: str, **changes: object) -> tuple:
     document = {
         "name": "size",
         "description": "val_mae against size",
@@ -32,6 +32,7 @@ def two_objectives(workdir: Path, data_dir: Path, second: str) -> tuple:
         "objective": [{"metric": "val_mae"}, {"metric": second}],
         "fixed": {"epochs": 3},
         "params": {"units": {"type": "categorical", "choices": UNITS}, "layers": {"type": "categorical", "choices": LAYERS}},
+        **changes,
     }
     spec = load_spec(write_space(workdir, document, "size"))
     stores = Stores.resolve(root=workdir / "mlruns")
@@ -75,9 +76,18 @@ def test_a_study_of_val_mae_and_params_has_a_pareto_front(workdir: Path, data_di
     assert "plots/pareto_front.png" in plots
 
 
-def test_epoch_seconds_is_measured_with_each_fit_trained_alone(workdir: Path, data_dir: Path) -> None:
-    spec, stores, result = two_objectives(workdir, data_dir, "epoch_seconds")
+def test_a_tpe_study_of_val_mae_and_epoch_seconds_times_each_fit_alone(workdir: Path, data_dir: Path) -> None:
+    searched = {"units": {"type": "int", "low": 4, "high": 64, "log": True}, "layers": {"type": "categorical", "choices": LAYERS}}
+    spec, stores, result = two_objectives(
+        workdir, data_dir, "epoch_seconds", sampler={"type": "tpe", "seed": 1}, trials=4, params=searched
+    )
     assert not spec.fuses
-    trials = [r for r in mlflow_runs(workdir, "size") if r.data.tags.get("sweeps.role") == "trial"]
-    assert len(trials) == 6 and all(r.data.metrics["epoch_seconds"] > 0 for r in trials)
-    assert all(r.state == "COMPLETE" for r in result.records)
+    runs = mlflow_runs(workdir, "size")
+    trials = [r for r in runs if r.data.tags.get("sweeps.role") == "trial"]
+    assert len(trials) == 4 and all(r.data.metrics["epoch_seconds"] > 0 for r in trials)
+    assert all(r.state == "COMPLETE" for r in result.records) and result.comparison.front is not None
+    from mlflow import MlflowClient
+
+    parent = next(r for r in runs if r.data.tags.get("sweeps.role") != "trial")
+    plots = {f.path for f in MlflowClient(stores.tracking_uri).list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/pareto_front.png", "plots/optimization_history.png"} <= plots  # the history of the first objective
