@@ -85,9 +85,11 @@ def curves_by_value(curves: pd.DataFrame, param: str, metric: str, ranges: Range
     figure, axis = plt.subplots(figsize=(7, 4.5))
     mine = curves[curves["metric"] == metric]
     keys = mine[f"params.{param}"] if ranges is None else ranges.label(mine[f"params.{param}"])
-    values = ordered(keys) if ranges is None else [label for label in ranges.labels if (keys == label).any()]
+    values = ordered(keys.dropna()) if ranges is None else [label for label in ranges.labels if (keys == label).any()]
     joiner = "=" if ranges is None else " in "
     for _, run in mine.groupby("run_id", sort=False):
+        if keys[run.index[0]] not in values:  # a run without the parameter (another study's)
+            continue
         position = values.index(keys[run.index[0]])
         label = f"{param}{joiner}{param_text(values[position])}"
         axis.plot(run["step"], run["value"], color=COLOURS(position % 10), alpha=0.8, label=label)

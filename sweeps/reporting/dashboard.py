@@ -41,7 +41,7 @@ def note(
     else:  # the answer first: MLflow shows the first lines of a description, the rest on "Show more"
         ranking = comparison.importance.sentences() if comparison.importance is not None else []
         pareto = [comparison.front.sentence()] if comparison.front is not None else []
-        lines += [f"- {sentence}" for sentence in [*pareto, *ranking, *comparison.sentences]] or [
+        lines += [f"- {sentence}" for sentence in [*ranking, *pareto, *comparison.sentences]] or [
             "(one value per parameter: nothing to compare)"
         ]
     lines += ["", f"Study `{study}`: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n) + "."]

@@ -35,7 +35,7 @@ def groups(trials: pd.DataFrame, param: str, scale: str = LINEAR) -> Groups:
     column = trials[f"params.{param}"]
     ranges = ranges_for(column, scale)
     if ranges is None:
-        keys, values = column, ordered(column)
+        keys, values = column, ordered(column.dropna())  # a run without it (another study's) is in no group
     else:
         keys = ranges.label(column)
         values = [label for label in ranges.labels if (keys == label).any()]

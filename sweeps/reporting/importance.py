@@ -58,8 +58,10 @@ def importance(trials: pd.DataFrame, params: Sequence[str], metric: str, log: Co
     """The importance of ``params`` for the COMPLETE ``trials`` (``query.runs``), ``log`` those
     searched on a log scale; ``None`` unless at least two of them vary over three trials or more."""
     complete = trials[(trials["state"] == "COMPLETE") & trials["value"].map(_finite)]
+    columns = [f"params.{p}" for p in params if f"params.{p}" in complete]
+    complete = complete.dropna(subset=columns)  # a trial without one of them (several studies' runs) says nothing of it
     varied = [p for p in params if f"params.{p}" in complete and complete[f"params.{p}"].nunique() > 1]
-    if len(varied) < 2 or len(complete) < 3:
+    if len(varied) < 2 or len(complete) < 3 or complete["value"].nunique() < 2:  # nothing varies to explain
         return None
     import optuna
 

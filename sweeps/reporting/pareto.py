@@ -46,12 +46,12 @@ class Front:
         names = [o.metric for o in self.objectives]
         header = ["trial", *self.params, *names]
         rows = [
-            [str(row["trial"]), *(param_text(row[f"params.{p}"]) for p in self.params), *(_shown(row[n]) for n in names)]
+            [str(row["trial"]), *(param_text(row[f"params.{p}"]) for p in self.params), *(_shown(row[n], n) for n in names)]
             for _, row in self.on_front.iterrows()
         ]
         first = (
             f"Pareto front of {', '.join(names)}: {len(self.on_front)} of {len(self.trials)} trials, "
-            "none beaten in every objective by another"
+            "each beaten by none (no other is as good in every objective and better in one)"
         )
         return f"{first}\n\n{render_table(header, rows, markdown)}"
 
@@ -78,8 +78,8 @@ def front(trials: pd.DataFrame, objectives: Sequence[Objective], params: Sequenc
         return None
     gains = np.column_stack([complete[o.metric].to_numpy() * (1 if o.maximize else -1) for o in objectives])
     beaten = [bool(((gains >= gains[i]).all(axis=1) & (gains > gains[i]).any(axis=1)).any()) for i in range(len(gains))]
-    first = objectives[0]
-    on_front = complete[~np.array(beaten)].sort_values(first.metric, ascending=not first.maximize)
+    order = {"by": [o.metric for o in objectives], "ascending": [not o.maximize for o in objectives]}  # best first, ties broken
+    on_front = complete[~np.array(beaten)].sort_values(**order)
     return Front(list(objectives), complete, on_front, [p for p in params if f"params.{p}" in complete])
 
 
@@ -108,6 +108,6 @@ def _short(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
 
-def _shown(value: float) -> str:
+def _shown(value: float, metric: str) -> str:
     """A table's cell: a count (``params``) whole, anything else as the report's other tables."""
-    return str(int(value)) if float(value).is_integer() else cell(float(value))
+    return str(int(value)) if metric == "params" else cell(float(value))

@@ -9,7 +9,6 @@ into ranges of equal width in its logarithm, so each range spans the same factor
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,11 +35,12 @@ class Ranges:
 
     edges: tuple[float, ...]
     integer: bool = False
+    digits: int = 3  # significant digits the edges are shown (and cut) at
 
     @property
     def labels(self) -> list[str]:
         """Each range as a table names it, lowest first: ``[0.001, 0.01)``, the last closed."""
-        shown = [str(int(edge)) if self.integer else f"{edge:.3g}" for edge in self.edges]
+        shown = [str(int(edge)) if self.integer else f"{edge:.{self.digits}g}" for edge in self.edges]
         last = len(shown) - 2
         return [f"[{shown[i]}, {shown[i + 1]}{']' if i == last else ')'}" for i in range(last + 1)]
 
@@ -65,17 +65,14 @@ def ranges_for(values: pd.Series, on: str = LINEAR, most: int = MOST_ROWS) -> Ra
     else:
         edges = np.quantile(numbers, np.linspace(0, 1, most + 1))
     integer = pd.api.types.is_integer_dtype(values)
-    # Edges as a table shows them (three significant digits, whole for an int), so a value's
-    # range is the one its label says; the outer edges are the lowest and highest values.
-    edges = np.round(edges) if integer else np.array([float(f"{edge:.3g}") for edge in edges])
-    edges[0], edges[-1] = low, high
-    return Ranges(_distinct(edges), integer)
-
-
-def _distinct(edges: Sequence[float]) -> tuple[float, ...]:
-    """Edges with repeats removed (quantiles of values that repeat can coincide)."""
-    kept = [float(edges[0])]
-    for edge in edges[1:]:
-        if edge > kept[-1]:
-            kept.append(float(edge))
-    return tuple(kept)
+    # Inner edges as a table shows them (whole for an int, else the fewest significant digits,
+    # from three, that keep them apart), so a value's range is the one its label says; they lie
+    # strictly between the lowest and highest values, which are the outer edges.
+    for digits in range(3, 13):
+        inner = np.round(edges[1:-1]) if integer else np.array([float(f"{edge:.{digits}g}") for edge in edges[1:-1]])
+        kept = sorted({float(edge) for edge in inner if low < edge < high})
+        if integer or len(kept) == len(set(inner.tolist())):
+            break
+    if not kept:  # the values crowd at one end: shown one by one
+        return None
+    return Ranges((low, *kept, high), integer, digits)

@@ -116,7 +116,8 @@ def build(
     if pruned:  # else a value whose every trial was pruned would vanish from the table unexplained
         sentences.append(f"left out: {pruned} pruned trial(s), stopped early by the sweep's pruner, so not comparable")
     single = complete["sweep"].nunique() == 1
-    ranking = importance(complete, by, metric, [p for p in by if scales.get(p) == LOG]) if single else None
+    swept = varied(complete)  # whichever --by names: the share of each is of the whole
+    ranking = importance(complete, swept, metric, [p for p in swept if scales.get(p) == LOG]) if single else None
     pareto = front(complete, objectives_of(complete), by) if single else None
     return Report(metric, direction, pd.DataFrame(rows), sentences, ranking, pareto)
 

@@ -141,3 +141,21 @@ def test_a_searched_study_plots_its_importance_and_a_slice_per_continuous_parame
     }
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size < 200_000
+
+
+def test_ranges_stay_apart_for_a_narrow_parameter_and_give_way_to_crowded_values() -> None:
+    narrow = pd.Series(np.random.default_rng(0).uniform(0.999, 0.9999, 30))  # Adam's beta_2, say
+    ranges = ranges_for(narrow)
+    assert ranges is not None and len(ranges.labels) == 5 and ranges.label(narrow).nunique() == 5
+    assert ranges_for(pd.Series([1] * 100 + [2, 3, 4, 5, 6])) is None  # quantiles all at 1: shown one by one
+
+
+def test_a_report_stands_when_nothing_varies_or_a_parameter_is_missing_from_some_runs() -> None:
+    trials, samples = searched(12)
+    flat = trials.assign(value=1.0)
+    assert importance(flat, PARAMS, "val_loss") is None  # no variation to explain
+    report.build(flat, samples.assign(sample=1.0), pd.DataFrame(), PARAMS, SCALES)
+    patchy = trials.copy()
+    patchy.loc[0, "params.l2"] = np.nan  # a run of another study, without l2
+    assert importance(patchy, PARAMS, "val_loss").trials == 11
+    assert report.build(patchy, samples, pd.DataFrame(), ["l2"], SCALES).table["trials"].sum() == 11
