@@ -83,14 +83,16 @@ class Group:
         self.improved = np.zeros(len(self.members), bool)  # the copies whose last epoch was their best
         epochs = max(m.request.hp["epochs"] for m in members)
         self._val_numbers = self._in_order([(d.x_val, d.y_val) for d in sets], self.validation) if validate else None
-        trained = taken(self.train, (self._batched(self._orders(epoch)) for epoch in range(epochs)) if self.train.x.width else ())
+        self._numbers: dict[int, tuple[Any, Any]] = {}  # epochs' row numbers made ahead (sparse rows), until used
+        trained = taken(self.train, (self._train_numbers(epoch) for epoch in range(epochs)) if self.train.x.width else ())
         validated = taken(self.validation, [self._val_numbers]) if validate else None
         self._epoch = epoch_function(self.model, self.reset, trained, validated, epochs)
 
     def arguments(self, epoch: int, active: np.ndarray) -> tuple[Any, ...]:
         """The compiled epoch's arguments for ``epoch``: every copy's rows in its own order."""
         data = (self.train.data, self.validation.data if self.validation else None)
-        return self.state, (self.best, self.improved), active, data, (self._batched(self._orders(epoch)), self._val_numbers)
+        numbers = self._numbers.pop(epoch, None) or self._train_numbers(epoch, keep=False)
+        return self.state, (self.best, self.improved), active, data, (numbers, self._val_numbers)
 
     def step(self, epoch: int, active: np.ndarray) -> tuple[Any, Any]:
         """Dispatch one epoch of every copy (``active`` ones change); its logs, still on the device."""
@@ -125,6 +127,14 @@ class Group:
             ):
                 for variable, value in zip(variables, values, strict=True):
                     variable.assign(value[index])
+
+    def _train_numbers(self, epoch: int, keep: bool = True) -> tuple[Any, Any]:
+        """``epoch``'s training row numbers, batched; ``keep``: kept for its epoch (sparse rows size
+        their batches by every epoch's numbers first, so they are made once)."""
+        numbers = self._batched(self._orders(epoch))
+        if keep:
+            self._numbers[epoch] = numbers
+        return numbers
 
     def _orders(self, epoch: int) -> list[np.ndarray]:
         """Every copy's training rows in ``epoch``'s order (as its fit alone takes them)."""
