@@ -18,6 +18,7 @@ from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines.base import WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
 from sweeps.engines.base import TrialState as State  # ours; TrialState below is Optuna's
 from sweeps.engines.optuna_study import distribution, open_study, suggest
+from sweeps.runner.signals import whole
 from sweeps.spec.sweep import SweepSpec, point_key
 
 _STATES = {State.COMPLETE: TrialState.COMPLETE, State.PRUNED: TrialState.PRUNED, State.FAIL: TrialState.FAIL}
@@ -33,8 +34,7 @@ class OptunaEngine(Engine):
         spec: the validated sweep.
         storage: an Optuna storage URL (sqlite, PostgreSQL, ...).
         study_name: the study's name in that storage.
-        identity: facts the study must keep (search-space fingerprint, data source);
-            resuming a study created with different ones is a ``ConfigError``.
+        identity: facts the study must keep (search-space fingerprint, data source): resuming with others is a ConfigError.
     """
 
     name = "optuna"
@@ -83,6 +83,7 @@ class OptunaEngine(Engine):
         self._beat(trial)
         return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
 
+    @whole
     def _ask(self) -> optuna.Trial:
         """A new trial with its values; if sampling them raises, the trial is failed first, so
         nothing is left RUNNING."""
@@ -105,6 +106,7 @@ class OptunaEngine(Engine):
         for key, value in attrs.items():
             proposal.handle.set_user_attr(key, value)
 
+    @whole
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         self._stop_beating(proposal.number)
         self.note(proposal, outcome.attrs)
@@ -148,6 +150,7 @@ class OptunaEngine(Engine):
     def shared(self, key: str) -> Any:
         return self.study.user_attrs.get(key)
 
+    @whole
     def share(self, key: str, value: Any) -> None:
         self.study.set_user_attr(key, value)
 

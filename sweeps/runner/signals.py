@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import NoReturn, ParamSpec, TypeVar
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+_shielding = False  # a shielded block is running (in the main thread)
 _asked = threading.Event()  # a Ctrl-C (or SIGTERM) that has not reached the sweep's own handling yet
 
 
@@ -44,22 +52,41 @@ def interrupt_heard() -> None:
 
 @contextmanager
 def shielded() -> Iterator[None]:
-    """Hold Ctrl-C back while records are being written, so none is left half-written or RUNNING.
+    """Hold Ctrl-C (and SIGTERM) back while records are being written, so none is left half-written or RUNNING.
 
     A Ctrl-C that arrives meanwhile is not lost: once the block is done, ``KeyboardInterrupt``
     is raised as if it had arrived then (unless one is already on its way out).
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        yield  # (a process that ignores Ctrl-C, such as a background job, goes on ignoring it)
+    global _shielding
+    if threading.current_thread() is not threading.main_thread() or _shielding:
+        yield  # (within a shielded block, its own holding goes on, and it raises at its end)
         return
+    # SIGTERM is held as Ctrl-C is where it stops the sweep; an ignored Ctrl-C (a background job) stays ignored.
+    signums = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, signal.SIG_DFL)]
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, frame: held.append(signum)) for signum in signums}
+    _shielding = True
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _shielding = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if held and not isinstance(sys.exc_info()[1], KeyboardInterrupt):  # (in a finally, the one on its way out)
         raise KeyboardInterrupt
+
+
+def whole(write: Callable[P, T]) -> Callable[P, T]:
+    """``write`` (one store write) run under ``shielded``: an interrupt in the middle of a
+    database transaction would leave its connection holding the store's lock (sqlite's), and the
+    records that close the trial could then not be written."""
+
+    @functools.wraps(write)
+    def shielded_write(*args: P.args, **kwargs: P.kwargs) -> T:
+        with shielded():
+            return write(*args, **kwargs)
+
+    return shielded_write
 
 
 @contextmanager
@@ -82,3 +109,19 @@ def interruptible_children() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def end_with_parent(parent: int) -> None:
+    """Be sent SIGTERM (a trial failed and its runs closed, as on Ctrl-C) when ``parent``, the
+    process that started this one, dies: a sweep worker started by a Dask task must not go on
+    training for a Dask worker that is gone (its slot, its GPU, are the cluster's again).
+    Linux's ``PR_SET_PDEATHSIG``; elsewhere nothing (the study's heartbeat still fails the trial
+    of a worker that stops)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before this process asked to be told
+        os.kill(os.getpid(), signal.SIGTERM)

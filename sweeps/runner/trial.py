@@ -80,10 +80,14 @@ class TrialRunner:
     ) -> list[Outcome]:
         """Open every proposal's run, let ``train`` train them (each trial's outcome, or the
         exception that failed it alone), then record each, as ``run`` does for one."""
-        trials = [self._open(proposal) for proposal in proposals]
+        trials: list[Opened] = []
         interrupted = True  # stays True only if a KeyboardInterrupt (Ctrl-C, SIGTERM) escapes
         broken = None
         try:
+            for proposal in proposals:
+                with shielded():  # (an interrupt while a run opens is raised once it is listed, to be closed)
+                    trials.append(self._open(proposal))
+                crash_point("trial-started")  # a worker killed while its trial trains
             results = _caught(lambda: train(trials), len(trials))
             interrupted = False
             for trial, result in zip(trials, results, strict=True):
@@ -103,7 +107,6 @@ class TrialRunner:
         run_id = ctx.tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent.run_id)
         ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
         ctx.engine.note(proposal, ids)  # at once, so a crash cannot separate the two records
-        crash_point("trial-started")  # a worker killed while its trial trains
         return Opened(proposal, hp, run_id, Outcome(TrialState.FAIL, attrs={**ids, "error": "interrupted"}))
 
     def _failed(self, trial: Opened, error: Exception) -> Outcome:
@@ -207,17 +210,10 @@ def _train(ctx: SweepContext, trial: Opened, request: FitRequest) -> Fitted:
     if spec.folds or spec.repeats > 1:
         trial.pruning = FitByFit(ctx.engine, proposal) if spec.pruner.by_fit else None  # else not pruned
         return _several(ctx, trial, request)
-    callbacks = [
-        EpochLogger(ctx.tracker, trial.run_id),
-        pruning,
-        ctx.progress.epoch_callback(f"trial {proposal.number}", request.hp["epochs"]),
-    ]
-    return train(
-        request,
-        callbacks,
-        Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint),
-        wants_test=lambda: not pruning.pruned,
-    )
+    progress = ctx.progress.epoch_callback(f"trial {proposal.number}", request.hp["epochs"])
+    callbacks = [EpochLogger(ctx.tracker, trial.run_id), pruning, progress]
+    continuation = Continuation(proposal.initial_epoch, proposal.warm_start, proposal.checkpoint)
+    return train(request, callbacks, continuation, wants_test=lambda: not pruning.pruned)
 
 
 def nested_runs(ctx: SweepContext, trial: Opened, parts: int) -> NestedRuns:

@@ -22,6 +22,7 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run,
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from sweeps.errors import StoreError, first_line
+from sweeps.runner.signals import whole
 from sweeps.tracking import models
 from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord, in_training_view
 from sweeps.tracking.stores import absolute, create_sqlite_store, disk_full, mask, retrying, sqlite_path
@@ -153,6 +154,7 @@ class Tracker:
 
     # Writing
 
+    @whole
     def start_run(self, name: str, tags: Mapping[str, Any], parent_id: str | None = None) -> str:
         """Create a RUNNING run (nested under ``parent_id`` if given); return its id."""
         all_tags = {key: str(value) for key, value in tags.items()}
@@ -160,6 +162,7 @@ class Tracker:
             all_tags[PARENT_TAG] = parent_id
         return self._client.create_run(self.experiment_id, run_name=name, tags=all_tags).info.run_id
 
+    @whole
     def log(
         self,
         run_id: str,
@@ -182,6 +185,7 @@ class Tracker:
         steps = [(epoch, {key: value}) for key, values in history.items() for epoch, value in enumerate(values, start=1)]
         self.log_steps(run_id, steps)
 
+    @whole
     def log_steps(self, run_id: str, steps: Sequence[tuple[int, Mapping[str, float]]]) -> None:
         """Log the metrics of several steps in as few requests as MLflow's batch limit allows."""
         now = int(time.time() * 1000)
@@ -198,6 +202,7 @@ class Tracker:
     def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self._client.log_artifact(run_id, str(path), artifact_path)
 
+    @whole
     def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
         """Record the data a run trained on as an MLflow dataset input (the UI's Datasets column)."""
         record = Dataset(dataset.name, dataset.digest, dataset.source_type, dataset.source, "", dataset.profile)
@@ -205,14 +210,17 @@ class Tracker:
         # Workers logging the same dataset at once race to create it; the loser finds it made.
         retrying(lambda: self._client.log_inputs(run_id, inputs))
 
+    @whole
     def set_note(self, run_id: str, markdown: str) -> None:
         """The run's description, rendered as markdown on its page in the UI."""
         self._client.set_tag(run_id, "mlflow.note.content", markdown)
 
+    @whole
     def log_model(self, run_id: str, model: Any) -> None:
         """Keep a Keras model on a run (``runs:/<run id>/model``)."""
         models.log_model(self._client, self.experiment_id, run_id, model)
 
+    @whole
     def delete_models(self, run_ids: list[str]) -> int:
         """Delete the models kept on the runs ``run_ids``; return how many there were."""
         return models.delete_models(self._client, self.experiment_id, run_ids)
@@ -221,10 +229,12 @@ class Tracker:
         """The Keras model kept on the run ``run_id``."""
         return models.load_model(self._client, run_id)
 
+    @whole
     def delete_run(self, run_id: str) -> None:
         """Delete a run that holds nothing (MLflow keeps it, hidden, until its garbage collection)."""
         self._client.delete_run(run_id)
 
+    @whole
     def end_run(self, run_id: str, status: str) -> None:
         """End the run. With a tracking server, MLflow writes "🏃 View run ... at: ..." and
         "🧪 View experiment at: ..." to stdout as it ends each run: they go to the log, with
