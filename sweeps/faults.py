@@ -2,8 +2,9 @@
 
 Crash safety is tested by killing a real process at a chosen moment, not by timing luck: the
 code calls ``crash_point(name)`` where a crash would be worst, and a test sets the variable to
-make that call a SIGKILL (``<name>:<n>``: the n-th time this process reaches it). Unset, it does
-nothing.
+make that call a SIGKILL (``<name>:<n>``: the n-th time this process reaches it). With
+``SWEEPS_CRASH_WHOM=parent`` the SIGKILL goes to the process that started this one instead (a
+Dask worker lost while its sweep worker trains). Unset, it does nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 from collections import Counter
 
 CRASH_AT = "SWEEPS_CRASH_AT"
+CRASH_WHOM = "SWEEPS_CRASH_WHOM"
 _reached: Counter[str] = Counter()
 
 
@@ -23,5 +25,9 @@ def crash_point(name: str) -> None:
     if moment != name:
         return
     _reached[name] += 1
-    if _reached[name] >= int(nth or 1):
+    if _reached[name] != int(nth or 1):
+        return
+    if os.environ.get(CRASH_WHOM) != "parent":
         os.kill(os.getpid(), signal.SIGKILL)
+    elif os.getppid() != 1:  # (never init, should the parent be gone already)
+        os.kill(os.getppid(), signal.SIGKILL)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +20,7 @@ from sweeps.commands.common import (
     parse_overrides,
     start_backend,
 )
+from sweeps.commands.on_cluster import add_cluster_options, cluster_address, cluster_launcher
 from sweeps.defaults import HEARTBEAT_SECONDS, KEEP_MODELS
 from sweeps.errors import EXIT_OK, ConfigError
 from sweeps.formatting import headline, param_text
@@ -44,7 +47,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_store_options(run, artifacts=True)
     add_project_options(run)
     run.add_argument("--study", help="study name (default: the sweep's name, plus any overrides)")
-    run.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (the cores, and any GPUs, divided)")
+    run.add_argument(
+        "--jobs", type=int, default=1, help="worker processes on this machine (the cores, and any GPUs, divided), or on --cluster"
+    )
+    add_cluster_options(run)
     run.add_argument(
         "--heartbeat",
         type=int,
@@ -94,11 +100,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep: every trial tracked in MLflow, a table of results at the end."""
+    from sweeps.runner.cluster_worker import PARENT_PID
+    from sweeps.runner.signals import end_with_parent
     from sweeps.spec.catalog import find_sweep
     from sweeps.spec.loading import load_spec
     from sweeps.spec.sweep import check_study_name
     from sweeps.tracking.stores import Stores
 
+    if args.worker and os.environ.get(PARENT_PID):  # a sweep worker of a Dask task: it ends with its Dask worker
+        end_with_parent(int(os.environ[PARENT_PID]))
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
         if overrides.get("epochs", args.epochs) != args.epochs:
@@ -114,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     stores = Stores.resolve(args.tracking_uri, args.storage)
     stores.check(args.connect_timeout)
     backend = start_backend(args, [spec], stores.cache_dir / "compiled")
-    return _run(args, spec, stores, backend)
+    return _run(args, sweep, spec, stores, backend)
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -123,7 +133,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
 
 
-def _run(args: argparse.Namespace, spec: Any, stores: Any, backend: Any) -> int:
+def _run(args: argparse.Namespace, sweep: Any, spec: Any, stores: Any, backend: Any) -> int:
     from sweeps.runner.sweep import RunOptions, run_sweep
     from sweeps.runner.workers import launch, threads_per_worker
     from sweeps.tracking.stores import mask
@@ -139,11 +149,13 @@ def _run(args: argparse.Namespace, spec: Any, stores: Any, backend: Any) -> int:
         keep_models=args.keep_models,
         artifact_location=args.artifact_location,
     )
-    with library_logs_to(stores.log_dir / f"{spec.name}.log") as log:
+    with library_logs_to(stores.log_dir / f"{spec.name}.log") as log, ExitStack() as cluster:
         say(headline(f"{spec.name}: {spec.description}"))  # `list` and the parent run's note show it whole
         say(f"  MLflow {mask(stores.tracking_uri)} | {state} | log {log}")
         say(f"  backend {backend} | device {device_name(backend.name)}")
-        if args.jobs > 1:
+        if cluster_address(args):
+            options = replace(options, launch_workers=cluster.enter_context(cluster_launcher(args, sweep, spec, stores, backend)))
+        elif args.jobs > 1:
             say(f"  {args.jobs} workers, {threads_per_worker(args.jobs)} thread(s) each; logs in {stores.log_dir}")
             worker_argv = _without_jobs(args.argv)
             options = replace(options, launch_workers=lambda poll: launch(worker_argv, args.jobs, stores.log_dir, poll))

@@ -28,6 +28,7 @@ from sweeps.logs import say
 from sweeps.reporting import pareto
 from sweeps.reporting.report import Report
 from sweeps.reporting.tables import trials_table
+from sweeps.runner.cluster_worker import cluster_tags
 from sweeps.runner.context import SweepContext
 from sweeps.runner.loop import work
 from sweeps.runner.parent import ModelKeeper, ParentRun
@@ -176,6 +177,7 @@ def _run_tags(spec: SweepSpec, study: str, dataset: Dataset, options: RunOptions
         "worker.host": socket.gethostname(),
         "worker.pid": os.getpid(),
         "worker.command": mask(shlex.join(["sweeps", *sys.argv[1:]])),
+        **cluster_tags(),  # worker.cluster, worker.name: the Dask scheduler and worker it runs under
         **options.tags,
     }
 

@@ -1,0 +1,74 @@
+"""A throwaway Dask cluster on 127.0.0.1 for the ``--cluster`` tests: a ``dask scheduler`` and
+single-threaded ``dask worker`` processes, stopped (with everything they started) on leaving."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.processes import descendants, free_port, still_alive_after, stop_tree
+from tests.support import REPO
+
+DASK = [sys.executable, "-m", "dask"]
+
+
+@dataclass
+class Cluster:
+    """The scheduler's address, and its worker processes by name (to start more, or kill one)."""
+
+    address: str
+    directory: Path
+    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    logs: list = field(default_factory=list)
+
+    def start_worker(self, name: str, *options: str, **env: str) -> subprocess.Popen:
+        """A ``dask worker`` called ``name`` with one thread; it can import sweeps (``PYTHONPATH``)."""
+        self.logs.append(log := open(self.directory / f"{name}.log", "w"))  # noqa: SIM115 (open while it runs)
+        worker = subprocess.Popen(
+            [*DASK, "worker", self.address, "--name", name, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", *options],
+            cwd=self.directory,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers[name] = worker
+        self.processes.append(worker)
+        return worker
+
+    def wait_for_workers(self, count: int) -> None:
+        """Until ``count`` workers are registered with the scheduler (the event, not a time)."""
+        from distributed import Client
+
+        with Client(self.address, timeout="30s") as client:
+            client.wait_for_workers(count, timeout=120)
+
+
+@contextmanager
+def dask_cluster(directory: Path) -> Iterator[Cluster]:
+    """A scheduler on a free port of 127.0.0.1; start workers with ``Cluster.start_worker``.
+    Every process it and they started is gone on leaving (checked)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = open(directory / "scheduler.log", "w")  # noqa: SIM115
+    scheduler = subprocess.Popen(
+        [*DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        cwd=directory,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    cluster = Cluster(f"tcp://127.0.0.1:{port}", directory, processes=[scheduler], logs=[log])
+    try:
+        yield cluster
+    finally:
+        trees = {pid for process in cluster.processes for pid in (process.pid, *descendants(process.pid))}
+        for process in reversed(cluster.processes):
+            stop_tree(process)
+        for log in cluster.logs:
+            log.close()
+        assert not still_alive_after(trees), "a Dask process outlived the cluster"
