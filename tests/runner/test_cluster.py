@@ -4,6 +4,7 @@ all on 127.0.0.1 and stopped with their whole process trees; a Dask worker kille
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -134,6 +135,23 @@ def test_a_dask_worker_killed_mid_trial_fails_it_and_the_grid_completes_elsewher
     assert not alive({int(killed_runs[0].data.tags["worker.pid"])})  # the sweep worker ended with its Dask worker
     assert {r.data.tags["worker.name"] for r in trial_runs(tmp_path, "killed") if r.info.status == "FINISHED"} == {"w1"}
     assert [r.info.status for r in runs(tmp_path, "killed") if "mlflow.parentRunId" not in r.data.tags] == ["FINISHED"]
+
+
+def test_ctrl_c_stops_every_sweep_worker_on_the_cluster_and_leaves_nothing_running(
+    cluster: Cluster, tmp_path: Path, imdb_dir: Path
+) -> None:
+    os.symlink(imdb_dir, tmp_path / "data")
+    command = sweep(tmp_path, cluster.address, "stopped", "--jobs", "2", "--epochs", "30")
+    until(lambda: (tmp_path / "mlruns" / "optuna.db").exists() and _running(tmp_path, "stopped"), "a trial")
+    command.send_signal(signal.SIGINT)
+    out = command.communicate(timeout=300)[0]
+    assert command.returncode == 130, out
+    assert "interrupted: the sweep workers' running trials were marked FAIL and their runs KILLED" in out
+    assert "RUNNING" not in {t.state.name for t in trials(tmp_path, "stopped")}
+    assert "RUNNING" not in {r.info.status for r in runs(tmp_path, "stopped")}
+    assert "KILLED" in {r.info.status for r in trial_runs(tmp_path, "stopped")}
+    with connected(cluster.address, 10) as client:
+        until(lambda: not any(client.processing().values()), "the cluster to be idle")
 
 
 def test_a_path_a_worker_cannot_see_is_named_before_anything_is_recorded(cluster: Cluster) -> None:
