@@ -41,9 +41,34 @@ def open_storage(url: str, timeout: float = PROXY_READY_TIMEOUT) -> optuna.stora
         proxy.wait_server_ready(timeout=timeout)
         return proxy
     path = sqlite_path(url)
-    if path is not None and not path.exists():
+    if path is None:
+        return optuna.storages.RDBStorage(url)
+    if not path.exists():
         create_sqlite_store(path, lambda building: optuna.storages.RDBStorage(building).engine.dispose())
-    return optuna.storages.RDBStorage(url)
+    storage = optuna.storages.RDBStorage(url)
+    serialized(storage.engine)
+    return storage
+
+
+def serialized(engine: Any) -> None:
+    """Make every transaction on a sqlite ``engine`` take the database's write lock as it begins.
+
+    Python's sqlite driver begins a transaction only at its first write, so the read of a
+    read-then-write (Optuna's popping of a queued trial: is it still WAITING? then RUNNING) runs
+    outside it, and two workers both read WAITING and both take the trial: a grid point trained
+    twice, or a worker stopped by "Trial#N has already finished". ``BEGIN IMMEDIATE`` makes them
+    take turns (the driver's busy timeout waits for the lock)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(connection: Any, record: Any) -> None:
+        connection.isolation_level = None  # (the driver emits no BEGIN of its own; "begin" below does)
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # (connections opened before the listeners are let go)
 
 
 def open_study(spec: SweepSpec, storage: str, study_name: str, identity: dict[str, str]) -> optuna.Study:
