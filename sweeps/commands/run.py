@@ -131,6 +131,8 @@ def _check_options(args: argparse.Namespace) -> None:
     data_options(args, None)  # a data directory that is not one: said before anything is loaded
     if args.jobs < 1 or args.heartbeat < 1:
         raise ConfigError(f"--jobs and --heartbeat must be >= 1, got {args.jobs} and {args.heartbeat}")
+    if (args.worker_resources or args.shared_filesystem) and not cluster_address(args) and not args.worker:
+        raise ConfigError("--worker-resources and --shared-filesystem are for a Dask cluster: add --cluster tcp://HOST:PORT")
 
 
 def _run(args: argparse.Namespace, sweep: Any, spec: Any, stores: Any, backend: Any) -> int:

@@ -63,7 +63,14 @@ def check_workers(client: Any, needed: Sequence[tuple[str, str]], resources: dic
     if not workers:
         say("  note: the cluster has no worker yet; the sweep workers wait for one")
         return
-    for address, problem in client.run(unseen, list(needed)).items():
+    try:
+        seen = client.run(unseen, list(needed))
+    except Exception as error:  # (a worker without sweeps cannot even read the question)
+        raise ConfigError(
+            f"the cluster's workers could not run sweeps ({type(error).__name__}: {str(error)[:200]}); "
+            "install keras-sweeps[cluster] in every worker's environment, the same version as here"
+        ) from None
+    for address, problem in seen.items():
         if problem:
             name = str(workers.get(address, {}).get("name", address))
             who = address if name == address else f"{name} ({address})"

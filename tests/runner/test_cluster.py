@@ -223,3 +223,10 @@ def test_each_sweep_worker_of_a_dask_worker_gets_its_own_gpu(monkeypatch: pytest
     assert first["SWEEPS_WORKER_NAME"] == "w0" and first[PARENT_PID] == str(os.getpid())
     shared = _environment(assignment, "w0", 2, 3, 1)  # three sweep workers on two GPUs: a memory share each
     assert shared["CUDA_VISIBLE_DEVICES"] == "4" and shared["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.45"
+
+
+def test_cluster_options_without_a_cluster_are_refused(sweeps_here, tmp_path: Path, imdb_dir: Path) -> None:
+    (tmp_path / "spaces").mkdir()
+    write_space(tmp_path / "spaces", BASE)
+    ran = sweeps_here("run", "s", "--spaces", "spaces", "--data-dir", str(imdb_dir), "--worker-resources", "GPU=1", cwd=tmp_path)
+    assert ran.returncode == 2 and "are for a Dask cluster: add --cluster tcp://HOST:PORT" in ran.stderr
