@@ -63,7 +63,7 @@ def main() -> int:
         cluster.wait_for_workers(2)
         with connected(cluster.address, 30) as client:
             versions = client.get_versions(check=True)["scheduler"]["packages"]
-        results["--cluster (2 Dask workers)"] = measure(work / "cluster", work, ["--cluster", cluster.address])
+        results["--cluster (2 Dask workers)"] = measure(work / "cluster", work, ["--cluster", cluster.address, "--shared-filesystem"])
     jobs, dask = results["--jobs 2"], results["--cluster (2 Dask workers)"]
     table = {
         "trials per hour, --jobs 2 / --cluster": f"{jobs['trials_per_hour']:.0f} / {dask['trials_per_hour']:.0f}",
@@ -84,7 +84,7 @@ def measure(folder: Path, work: Path, options: list[str]) -> dict:
     """One side: ``sweeps run b16 --jobs 2 OPTIONS`` in ``folder`` (sqlite stores there), timed."""
     folder.mkdir()
     command = [sys.executable, "-m", "sweeps", "run", "b16", "--spaces", str(work / "spaces"), "--data-dir", str(work / "data")]
-    command += ["--jobs", "2", "--shared-filesystem", *options]
+    command += ["--jobs", "2", *options]
     started, wall = time.time(), time.monotonic()
     done = subprocess.run(command, cwd=folder, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     elapsed = time.monotonic() - wall
