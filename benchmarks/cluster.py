@@ -63,13 +63,16 @@ def main() -> int:
         cluster.wait_for_workers(2)
         with connected(cluster.address, 30) as client:
             versions = client.get_versions(check=True)["scheduler"]["packages"]
-        results["--cluster (2 Dask workers)"] = measure(work / "cluster", work, ["--cluster", cluster.address, "--shared-filesystem"])
+        idle = dask_cpu_seconds(cluster.processes)
+        on_cluster = measure(work / "cluster", work, ["--cluster", cluster.address, "--shared-filesystem"])
+        results["--cluster (2 Dask workers)"] = {**on_cluster, "dask_cpu_s": dask_cpu_seconds(cluster.processes) - idle}
     jobs, dask = results["--jobs 2"], results["--cluster (2 Dask workers)"]
     table = {
         "trials per hour, --jobs 2 / --cluster": f"{jobs['trials_per_hour']:.0f} / {dask['trials_per_hour']:.0f}",
         "throughput, --cluster / --jobs 2 (goal >= 0.9)": round(dask["trials_per_hour"] / jobs["trials_per_hour"], 3),
         "command to first trial, --jobs 2 / --cluster (s)": f"{jobs['to_first_trial_s']:.1f} / {dask['to_first_trial_s']:.1f}",
         "whole command, --jobs 2 / --cluster (s)": f"{jobs['command_s']:.1f} / {dask['command_s']:.1f}",
+        "CPU of Dask's own processes during the sweep (s)": round(dask["dask_cpu_s"], 1),
         "duplicates, --jobs 2 / --cluster (goal 0)": f"{jobs['duplicates']} / {dask['duplicates']}",
         "lost trials, --jobs 2 / --cluster (goal 0)": f"{jobs['lost']} / {dask['lost']}",
     }
@@ -91,6 +94,19 @@ def measure(folder: Path, work: Path, options: list[str]) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(options) or '--jobs'}: the sweep failed: {(done.stdout + done.stderr)[-2000:]}")
     return {**study_counts(f"sqlite:///{folder / 'mlruns' / 'optuna.db'}", "b16", started), "command_s": elapsed}
+
+
+def dask_cpu_seconds(processes: list[subprocess.Popen]) -> float:
+    """CPU seconds used so far by the scheduler and the Dask workers (their nannies and worker
+    processes; the sweep workers they started have exited and are not counted)."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        for each in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]:
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def study_counts(storage: str, study: str, started: float) -> dict:

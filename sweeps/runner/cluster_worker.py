@@ -116,8 +116,11 @@ def _environment(assignment: Assignment, name: str, slot: int, slots: int, threa
     """The child's environment: its GPU (as ``--jobs`` divides them), its threads, its tags, and
     the process whose death ends it."""
     environment = {**os.environ, **assignment.environment, **worker_environments(slots, visible_gpus())[slot]}
-    # A Dask nanny limits its worker's BLAS pools to one thread; the sweep worker gets its share.
+    # A Dask nanny limits its worker's BLAS pools to one thread, and has malloc give memory back
+    # at every free (MALLOC_TRIM_THRESHOLD_): the sweep worker gets its share of threads, and
+    # allocates as a --jobs worker does.
     environment.update({variable: str(threads) for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    environment.pop("MALLOC_TRIM_THRESHOLD_", None)
     environment.update({CLUSTER_TAG_ENV["worker.cluster"]: assignment.cluster, CLUSTER_TAG_ENV["worker.name"]: name})
     environment[PARENT_PID] = str(os.getpid())
     return environment
