@@ -12,6 +12,7 @@ times). Ctrl-C sets the sweep's stop event: every task ends its sweep worker as 
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -105,7 +106,7 @@ def launch_on_cluster(
         SweepAborted: a sweep worker stopped with an error, could not start, or Dask gave it up.
         Interrupted: Ctrl-C, after every running sweep worker closed its runs.
     """
-    from distributed import Event
+    from distributed import Event, wait
 
     workers, token = client.scheduler_info(n_workers=-1)["workers"], uuid.uuid4().hex
     stop = Event(f"sweeps-stop-{token}", client=client)
@@ -117,7 +118,8 @@ def launch_on_cluster(
     try:
         while not all(future.done() for future in futures):
             poll()
-            time.sleep(every)
+            with contextlib.suppress(TimeoutError), client.as_current():  # (back at once when the last one is done)
+                wait(futures, timeout=every)
         poll()
     except KeyboardInterrupt:
         _stop(client, stop, futures)
