@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from sweeps.errors import ConfigError
 from sweeps.faults import CRASH_AT, CRASH_WHOM
 from sweeps.runner.cluster import check_workers, connected
-from tests.dask_cluster import Cluster, dask_cluster
+from tests.dask_cluster import QUIET, Cluster, dask_cluster
 from tests.processes import alive
 from tests.support import BASE, REPO, write_space
 
@@ -230,3 +230,8 @@ def test_cluster_options_without_a_cluster_are_refused(sweeps_here, tmp_path: Pa
     write_space(tmp_path / "spaces", BASE)
     ran = sweeps_here("run", "s", "--spaces", "spaces", "--data-dir", str(imdb_dir), "--worker-resources", "GPU=1", cwd=tmp_path)
     assert ran.returncode == 2 and "are for a Dask cluster: add --cluster tcp://HOST:PORT" in ran.stderr
+
+
+def test_the_readme_slows_the_dask_timers_the_tests_and_benchmark_slow() -> None:
+    exported = (REPO / "README.md").read_text().split("export DASK_", 1)[1].split("\npython", 1)[0]
+    assert dict(part.split("=", 1) for part in ("DASK_" + exported).replace("\\\n", " ").split()) == QUIET
