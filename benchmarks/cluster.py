@@ -25,7 +25,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from sweeps.runner.cluster import connected  # noqa: E402 - after the path is set
 from tests.dask_cluster import dask_cluster  # noqa: E402
-from tests.support import write_imdb, write_space  # noqa: E402
+from tests.support import tiny_imdb_workspace  # noqa: E402
 
 POINTS = 16
 GRID = {
@@ -61,10 +60,7 @@ def main() -> int:
     parser.add_argument("--dask-defaults", action="store_true", help="Dask's own timer settings, not the README's")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "cluster.json")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sweeps-cluster-"))
-    write_imdb(work / "data", train=300, test=200)
-    (work / "spaces").mkdir()
-    write_space(work / "spaces", GRID, name="b16")
+    work = tiny_imdb_workspace("sweeps-cluster-", GRID)
     rounds = [one_round(work / f"round{index}", work, not args.dask_defaults) for index in range(args.rounds)]
     ratios = [r["cluster"]["trials_per_hour"] / r["jobs"]["trials_per_hour"] for r in rounds]
     table = {

@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -33,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests import postgres  # noqa: E402 - the tests' throwaway PostgreSQL, after the path is set
-from tests.support import write_imdb, write_space  # noqa: E402
+from tests.support import tiny_imdb_workspace  # noqa: E402
 
 GRID = {
     "name": "b48",
@@ -57,10 +56,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[4, 8], help="worker counts to measure (default 4 8)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "workers.json")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sweeps-workers-"))
-    write_imdb(work / "data", train=300, test=200)
-    (work / "spaces").mkdir()
-    write_space(work / "spaces", GRID, name="b48")
+    work = tiny_imdb_workspace("sweeps-workers-", GRID)
     with postgres.server() as (url, _):
         results = {f"{side} x{n}": measure(side, url, work, n) for n in args.workers for side in ("direct", "proxy")}
     table = {}

@@ -69,6 +69,18 @@ def write_imdb(directory: Path, train: int = 300, test: int = 200, seed: int = 0
     return path
 
 
+def tiny_imdb_workspace(prefix: str, space: dict[str, Any]) -> Path:
+    """A new directory holding tiny IMDB-format data (``data/``) and the sweep file ``space``
+    (``spaces/<its name>.yaml``): the benchmarks' small fixed sweeps."""
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    write_imdb(work / "data", train=300, test=200)
+    (work / "spaces").mkdir()
+    write_space(work / "spaces", space, name=space["name"])
+    return work
+
+
 def write_all_formats(directory: Path) -> Path:
     """Tiny files of every task, each in the exact format its loader reads."""
     import pickle
