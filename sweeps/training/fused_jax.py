@@ -4,7 +4,8 @@ Each copy is the pipeline's own compiled model, built exactly as it would be alo
 Keras session reset and seed: the same initial weights and dropout seed state), trained on its
 own rows in its own order (``sweeps.training.batches.epoch_order``, what its fit alone is fed).
 Copies of one structure on as many rows form a group, whose stacked state one jitted function
-steps through a whole epoch (``sweeps.training.stacked``). Between epochs the host reads every
+steps through a whole epoch (``sweeps.training.stacked``); models that differ only in hidden
+widths are one group, stepped as the widest (``sweeps.training.widened``). Between epochs the host reads every
 copy's metrics once, runs its callbacks (logging, progress, early stopping), keeps the weights
 of each copy's best epoch on the device, and masks a copy that has stopped.
 """
@@ -22,6 +23,8 @@ import numpy as np
 from sweeps.training.batches import count, epoch_order, rows
 from sweeps.training.fit import BestEpoch, FitRequest, end_epoch, fresh_model
 from sweeps.training.stacked import Rows, along, epoch_function, evaluation_function, stack, taken
+from sweeps.training.widened import corner, state_of, widened
+from sweeps.training.widened import merged as widened_groups
 
 
 class DeviceBest(BestEpoch):
@@ -60,24 +63,22 @@ def member(request: FitRequest, callbacks: list[keras.callbacks.Callback], best:
 
 
 class Group:
-    """Copies of one model structure on as many rows each, stepped together."""
+    """Copies of one model structure (or of models that differ only in hidden widths, stepped as
+    the widest) on as many rows each, stepped together."""
 
-    def __init__(self, members: Sequence[Member], validate: bool, pools: Pools) -> None:
-        self.members, self.model = list(members), members[0].model
+    def __init__(self, members: Sequence[Member], validate: bool, pools: Pools, model: keras.Model) -> None:
+        self.members, self.model = list(members), model  # the widest of their models (sweeps.training.widened)
         self.batch_size = members[0].request.hp["batch_size"]
         self.pools = pools
         sets = [m.request.dataset for m in members]
         self.sparse = any(getattr(tensor, "sparse", False) for tensor in self.model.inputs)  # its input is declared so
         self.train = pools.of([(d.x_train, d.y_train) for d in sets], self.sparse)
         self.validation = pools.of([(d.x_val, d.y_val) for d in sets], self.sparse) if validate else None
-        models = [m.model for m in members]
-        self.state = [
-            stack([[v.value for v in getattr(model, name)] for model in models])
-            for name in ("trainable_variables", "non_trainable_variables")
-        ]
-        self.state += [stack([[v.value for v in model.optimizer.variables] for model in models])]
-        self.state += [stack([[v.value for v in model.metrics_variables] for model in models])]
-        self.state = tuple(self.state)  # the structure the compiled epoch hands back
+        wide = [[tuple(v.shape) for v in part] for part in state_of(self.model)]
+        self.state = tuple(  # the structure the compiled epoch hands back; narrower copies widened
+            stack([widened([v.value for v in state_of(m.model)[which]], shapes) for m in members])
+            for which, shapes in enumerate(wide)
+        )
         self.reset = self.state[3]  # the metrics as Keras resets them, each epoch and evaluation
         self.best = (list(self.state[0]), list(self.state[1]))
         self.improved = np.zeros(len(self.members), bool)  # the copies whose last epoch was their best
@@ -126,7 +127,7 @@ class Group:
                 (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables), stacked, strict=True
             ):
                 for variable, value in zip(variables, values, strict=True):
-                    variable.assign(value[index])
+                    variable.assign(corner(value[index], tuple(variable.shape)))
 
     def _train_numbers(self, epoch: int, keep: bool = True) -> tuple[Any, Any]:
         """``epoch``'s training row numbers, batched; ``keep``: kept for its epoch (sparse rows size
@@ -178,7 +179,14 @@ def groups(members: Sequence[Member], validate: bool) -> list[Group]:
         shapes = tuple(tuple(v.shape) for v in one.model.trainable_variables)
         keyed.setdefault((model, count(data.x_train), count(data.x_val), shapes), []).append(one)
     pools = Pools()
-    return [Group(found, validate, pools) for found in keyed.values()]
+    shared = widened_groups(list(keyed.values()), lambda one: one.model, _rows_and_batches)
+    return [Group(found, validate, pools, model) for found, model in shared]
+
+
+def _rows_and_batches(one: Member) -> tuple[Any, ...]:
+    """What copies of models that differ only in width must share to step as one group."""
+    data = one.request.dataset
+    return one.request.pipeline.name, count(data.x_train), count(data.x_val), one.request.hp["batch_size"]
 
 
 def per_copy_logs(logs: Any, copies: int) -> list[dict[str, float]]:
