@@ -17,6 +17,7 @@ from sweeps.errors import StoreError, first_line
 from sweeps.spec.search import Pruner
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.stores import create_sqlite_store, disk_full, mask, retrying, sqlite_path
+from sweeps.tracking.templates import copied
 
 
 def quiet() -> None:
@@ -44,10 +45,15 @@ def open_storage(url: str, timeout: float = PROXY_READY_TIMEOUT) -> optuna.stora
     if path is None:
         return optuna.storages.RDBStorage(url)
     if not path.exists():
-        create_sqlite_store(path, lambda building: optuna.storages.RDBStorage(building).engine.dispose())
+        create_sqlite_store(path, new_store)
     storage = optuna.storages.RDBStorage(url)
     serialized(storage.engine)
     return storage
+
+
+def new_store(url: str) -> None:
+    """Optuna's tables in a new sqlite store at ``url`` (a copy of its template, ``sweeps.tracking.templates``)."""
+    copied("optuna", optuna.__version__, lambda building: optuna.storages.RDBStorage(building).engine.dispose())(url)
 
 
 def serialized(engine: Any) -> None:

@@ -26,6 +26,7 @@ from sweeps.runner.signals import whole
 from sweeps.tracking import models
 from sweeps.tracking.records import EXPERIMENT_KIND, VIEW_TAG, DatasetRecord, in_training_view
 from sweeps.tracking.stores import absolute, create_sqlite_store, disk_full, mask, retrying, sqlite_path
+from sweeps.tracking.templates import new_mlflow_store
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -43,13 +44,6 @@ def stored(value: float) -> float:
     value = float(value)
     single = np.float32(value)
     return float(str(single)) if math.isfinite(value) and float(single) == value else value
-
-
-def _make_tables(tracking_uri: str) -> None:
-    """MLflow's tables in a new sqlite store (its client makes them when it first opens it)."""
-    client = MlflowClient(tracking_uri)
-    client.search_experiments(max_results=1)
-    client._tracking_client.store.engine.dispose()  # let go of the file before it is linked into place
 
 
 def beside_database(tracking_uri: str, experiment: str) -> str | None:
@@ -86,7 +80,7 @@ class Tracker:
 
         path = sqlite_path(tracking_uri)
         if experiment is not None and path is not None and not path.exists():
-            create_sqlite_store(path, _make_tables)
+            create_sqlite_store(path, new_mlflow_store)
 
         def connect() -> tuple[MlflowClient, str | None]:
             client = MlflowClient(absolute(tracking_uri))
