@@ -140,6 +140,16 @@ class Engine(Coordination):
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         """Record how a proposed trial ended."""
 
+    def untold(self) -> list[Proposal]:
+        """The trials this process was handed and has not told of yet."""
+        return []
+
+    def fail_untold(self) -> None:
+        """Fail every trial this process was handed but never told of (a Ctrl-C came before its
+        run opened), so none is left RUNNING."""
+        for proposal in self.untold():
+            self.tell(proposal, Outcome(TrialState.FAIL, attrs={"error": "interrupted before it started"}))
+
     @abstractmethod
     def records(self) -> list[TrialRecord]:
         """Every trial of the study, oldest first."""

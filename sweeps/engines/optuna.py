@@ -18,7 +18,7 @@ from sweeps.defaults import HEARTBEAT_SECONDS
 from sweeps.engines.base import WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
 from sweeps.engines.base import TrialState as State  # ours; TrialState below is Optuna's
 from sweeps.engines.optuna_study import distribution, open_study, suggest
-from sweeps.runner.signals import whole
+from sweeps.runner.signals import shielded, whole
 from sweeps.spec.sweep import SweepSpec, point_key
 
 _STATES = {State.COMPLETE: TrialState.COMPLETE, State.PRUNED: TrialState.PRUNED, State.FAIL: TrialState.FAIL}
@@ -28,14 +28,9 @@ HEARTBEAT = "sweeps.heartbeat"  # a running trial's last sign of life (seconds s
 
 
 class OptunaEngine(Engine):
-    """Runs one Optuna study named ``study_name`` in ``storage`` (created or resumed).
-
-    Args:
-        spec: the validated sweep.
-        storage: an Optuna storage URL (sqlite, PostgreSQL, ...).
-        study_name: the study's name in that storage.
-        identity: facts the study must keep (search-space fingerprint, data source): resuming with others is a ConfigError.
-    """
+    """Runs one Optuna study named ``study_name`` (created or resumed) in ``storage``, an Optuna
+    storage URL, for the validated sweep ``spec``; ``identity``: facts the study must keep
+    (search-space fingerprint, data source): resuming with others is a ConfigError."""
 
     name = "optuna"
 
@@ -47,6 +42,7 @@ class OptunaEngine(Engine):
         self._grid = spec.grid_points() if spec.sampler.grid else None
         self._failed_here: set[str] = set()  # grid points that failed in this invocation: retried only on resume
         self._beats: dict[int, tuple[threading.Event, threading.Thread]] = {}  # this process's running trials
+        self._handed: dict[int, Proposal] = {}  # ...as handed out, until told
         self._heartbeat = heartbeat
         self.study = open_study(spec, storage, study_name, identity)
         self._fail_abandoned()
@@ -73,15 +69,20 @@ class OptunaEngine(Engine):
     def _next(self, trials: list[optuna.trial.FrozenTrial]) -> Proposal | None:
         if self._grid is not None:
             self._enqueue_next_point(trials)
-        trial = self._ask()
-        if self._taken_by_earlier(trial):
-            trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker got there first
-            self.study.tell(trial, state=TrialState.FAIL)
-            return None
-        for key, value in {"worker": WORKER, "mlflow_run_id": None, "error": None}.items():
-            trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
-        self._beat(trial)
-        return Proposal(number=trial.number, params=dict(trial.params), handle=trial)
+        with shielded():  # a Ctrl-C while a trial is taken is raised once it is listed (untold)
+            trial = self._ask()
+            if self._taken_by_earlier(trial):
+                trial.set_user_attr(_STEPPED_ASIDE, True)  # another worker got there first
+                self.study.tell(trial, state=TrialState.FAIL)
+                return None
+            for key, value in {"worker": WORKER, "mlflow_run_id": None, "error": None}.items():
+                trial.set_user_attr(key, value)  # a retried trial arrives with its predecessor's
+            self._beat(trial)
+            self._handed[trial.number] = Proposal(number=trial.number, params=dict(trial.params), handle=trial)
+        return self._handed[trial.number]
+
+    def untold(self) -> list[Proposal]:
+        return list(self._handed.values())
 
     @whole
     def _ask(self) -> optuna.Trial:
@@ -109,6 +110,7 @@ class OptunaEngine(Engine):
     @whole
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         self._stop_beating(proposal.number)
+        self._handed.pop(proposal.number, None)
         self.note(proposal, outcome.attrs)
         if outcome.state == State.COMPLETE:
             self.study.tell(proposal.handle, self._values(outcome))
@@ -204,8 +206,7 @@ class OptunaEngine(Engine):
         return storage.get_all_trials(study_id, deepcopy=False)
 
     def _beat(self, trial: optuna.Trial) -> None:
-        """Record heartbeats for ``trial`` (the time, as a trial attribute, so any storage carries
-        it: a database or Optuna's gRPC proxy) from a daemon thread until it is told."""
+        """Record ``trial``'s heartbeats (the time as a trial attribute: any storage carries it) until it is told."""
         storage, stop = self.study._storage, threading.Event()
 
         def beat() -> None:
@@ -220,8 +221,7 @@ class OptunaEngine(Engine):
         self._beats[trial.number][1].start()
 
     def _stop_beating(self, number: int) -> None:
-        """Stop ``number``'s heartbeats and wait for a beat being written: one written after the
-        trial is told would find it finished (and fail in its thread, on the user's terminal)."""
+        """Stop ``number``'s heartbeats, waiting for a beat being written (one after the tell would fail in its thread)."""
         stop, thread = self._beats.pop(number, (None, None))
         if stop is not None:
             stop.set()

@@ -28,27 +28,31 @@ def work(ctx: SweepContext) -> int:
     failures: list[str] = []
     checked: set[str] = set()
     trials, together, ran = TrialRunner(ctx), why_not_together(ctx) is None, 0
-    while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
-        close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
-        batch = [proposal]
-        # The first trial of a process trains alone: a pipeline that cannot build its first
-        # model is broken, and stops the sweep with one trial recorded, not a batch of them.
-        while together and trials.built and len(batch) < spec.fuse_trials and (more := engine.ask_now()) is not None:
-            batch.append(more)
-        for proposal, outcome in zip(batch, _run(ctx, trials, batch), strict=True):
-            ran += 1
-            summary = f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}"
-            progress.trial_done(_value(ctx), summary + _metric(spec.objective.metric, outcome.value))
-            if outcome.state != TrialState.FAIL:
-                failures.clear()
-                continue
-            failures.append(f"trial {proposal.number}: {outcome.attrs['error']}")
-            progress.note(f"trial {proposal.number} failed: {outcome.attrs['error']}")
-        if len(failures) >= spec.max_consecutive_failures:
-            raise SweepAborted(
-                f"{len(failures)} consecutive trials failed, stopping "
-                f"(max_consecutive_failures={spec.max_consecutive_failures}): {'; '.join(failures)}"
-            )
+    try:
+        while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
+            close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
+            batch = [proposal]
+            # The first trial of a process trains alone: a pipeline that cannot build its first
+            # model is broken, and stops the sweep with one trial recorded, not a batch of them.
+            while together and trials.built and len(batch) < spec.fuse_trials and (more := engine.ask_now()) is not None:
+                batch.append(more)
+            for proposal, outcome in zip(batch, _run(ctx, trials, batch), strict=True):
+                ran += 1
+                summary = f"trial {proposal.number} {_params(proposal.params)}: {outcome.state}"
+                progress.trial_done(_value(ctx), summary + _metric(spec.objective.metric, outcome.value))
+                if outcome.state != TrialState.FAIL:
+                    failures.clear()
+                    continue
+                failures.append(f"trial {proposal.number}: {outcome.attrs['error']}")
+                progress.note(f"trial {proposal.number} failed: {outcome.attrs['error']}")
+            if len(failures) >= spec.max_consecutive_failures:
+                raise SweepAborted(
+                    f"{len(failures)} consecutive trials failed, stopping "
+                    f"(max_consecutive_failures={spec.max_consecutive_failures}): {'; '.join(failures)}"
+                )
+    except (KeyboardInterrupt, Interrupted):
+        engine.fail_untold()  # trials taken but never opened: a Ctrl-C between the ask and the run
+        raise
     return ran
 
 

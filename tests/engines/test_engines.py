@@ -223,3 +223,28 @@ def test_a_heartbeat_being_written_as_the_trial_is_told_is_waited_for(tmp_path: 
     engine.tell(proposal, Outcome(TrialState.COMPLETE, 1.0))
     beating.join()
     assert not failures, failures
+
+
+def test_a_ctrl_c_while_a_trial_is_taken_leaves_it_failed_not_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C arriving while the engine writes a new trial is held until the trial is listed as
+    taken; the worker then fails what it took and never opened, so nothing is left RUNNING."""
+    import os
+    import signal
+
+    import sweeps.engines.optuna as engine_module
+
+    engine = factory(tmp_path, "optuna")()
+    original = engine_module.suggest
+
+    def interrupted(trial, name, distribution):
+        os.kill(os.getpid(), signal.SIGINT)  # as the user presses Ctrl-C
+        return original(trial, name, distribution)
+
+    monkeypatch.setattr(engine_module, "suggest", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        engine.ask()
+    assert [p.number for p in engine.untold()] == [0] and engine.running() == 1
+    engine.fail_untold()
+    (trial,) = engine.study.get_trials()
+    assert trial.state.name == "FAIL" and trial.user_attrs["error"] == "interrupted before it started"
+    assert engine.untold() == [] and engine.running() == 0
