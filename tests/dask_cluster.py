@@ -40,10 +40,12 @@ class Cluster:
     environment: dict[str, str] = field(default_factory=dict)  # every worker's, besides its own
 
     def start_worker(self, name: str, *options: str, **env: str) -> subprocess.Popen:
-        """A ``dask worker`` called ``name`` with one thread; it can import sweeps (``PYTHONPATH``)."""
+        """A ``dask worker`` called ``name`` with one thread; it can import sweeps (``PYTHONPATH``).
+        Its local directory, where its sweep workers' logs are, is kept in the cluster's directory."""
         self.logs.append(log := open(self.directory / f"{name}.log", "w"))  # noqa: SIM115 (open while it runs)
+        local = ["--local-directory", str(self.directory / f"{name}-local"), "--no-dashboard"]
         worker = subprocess.Popen(
-            [*DASK, "worker", self.address, "--name", name, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", *options],
+            [*DASK, "worker", self.address, "--name", name, "--nthreads", "1", "--host", "127.0.0.1", *local, *options],
             cwd=self.directory,
             env={**os.environ, "PYTHONPATH": str(REPO), **self.environment, **env},
             stdout=log,

@@ -88,7 +88,7 @@ def test_two_sweeps_share_the_cluster_each_point_once(cluster: Cluster, tmp_path
     runs, asks for a GPU and so runs on w1 alone; each trains every point of its grid once."""
     os.symlink(imdb_dir, tmp_path / "data")
     first = sweep(tmp_path, cluster.address, "first", "--jobs", "2")
-    until(lambda: (tmp_path / "mlruns" / "optuna.db").exists() and _running(tmp_path, "first"), "a trial of the first")
+    until(lambda: _running(tmp_path, "first"), "a trial of the first")
     second = sweep(tmp_path, cluster.address, "second", "--worker-resources", "GPU=1")
     out_first, out_second = first.communicate(timeout=600)[0], second.communicate(timeout=600)[0]
     assert first.returncode == 0 and second.returncode == 0, out_first + out_second
@@ -101,9 +101,20 @@ def test_two_sweeps_share_the_cluster_each_point_once(cluster: Cluster, tmp_path
 
 
 def _running(tmp_path: Path, study: str) -> bool:
+    if not (tmp_path / "mlruns" / "optuna.db").exists():
+        return False
     try:
         return any(t.state.name == "RUNNING" for t in trials(tmp_path, study))
     except KeyError:  # (the study is not created yet)
+        return False
+
+
+def _run_open(tmp_path: Path, study: str) -> bool:
+    if not (tmp_path / "mlruns" / "mlflow.db").exists():  # (a client would make it)
+        return False
+    try:
+        return any(r.info.status == "RUNNING" for r in trial_runs(tmp_path, study))
+    except AttributeError:  # (the experiment is not created yet)
         return False
 
 
@@ -142,7 +153,8 @@ def test_ctrl_c_stops_every_sweep_worker_on_the_cluster_and_leaves_nothing_runni
 ) -> None:
     os.symlink(imdb_dir, tmp_path / "data")
     command = sweep(tmp_path, cluster.address, "stopped", "--jobs", "2", "--epochs", "30")
-    until(lambda: (tmp_path / "mlruns" / "optuna.db").exists() and _running(tmp_path, "stopped"), "a trial")
+    # A trial's run opens after the engine marks it RUNNING: Ctrl-C between the two leaves no run to kill.
+    until(lambda: _running(tmp_path, "stopped") and _run_open(tmp_path, "stopped"), "a trial's run")
     command.send_signal(signal.SIGINT)
     out = command.communicate(timeout=300)[0]
     assert command.returncode == 130, out
