@@ -110,7 +110,8 @@ def training_trial(tmp_path: Path, study: str) -> bool:
 
 
 def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
-    command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "400", "--repeats", "1", "--data-dir", str(imdb_dir)]
+    # Long enough that the first trial still trains when Ctrl-C comes: 400 epochs of 180 rows once ended first.
+    command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "5000", "--repeats", "1", "--data-dir", str(imdb_dir)]
     log = tmp_path / "stderr.txt"
     with open(log, "w") as stderr, interruptible_children():
         process = subprocess.Popen(
@@ -122,7 +123,7 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
         )
     try:
         deadline = time.monotonic() + 180
-        while not training_trial(tmp_path, "imdb_depth[epochs=400,repeats=1]") and time.monotonic() < deadline:
+        while not training_trial(tmp_path, "imdb_depth[epochs=5000,repeats=1]") and time.monotonic() < deadline:
             time.sleep(0.3)  # the event: a trial training, seen in the stores
         assert process.poll() is None, log.read_text()
         process.send_signal(signal.SIGINT)
@@ -136,7 +137,7 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
     assert [r.info.status for r in parents + children] == ["KILLED", "KILLED"]
     study = optuna.load_study(
-        study_name="imdb_depth[epochs=400,repeats=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"
+        study_name="imdb_depth[epochs=5000,repeats=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"
     )
     assert [t.state.name for t in study.trials] == ["FAIL"]
 
