@@ -152,7 +152,8 @@ def test_ctrl_c_stops_every_sweep_worker_on_the_cluster_and_leaves_nothing_runni
     cluster: Cluster, tmp_path: Path, imdb_dir: Path
 ) -> None:
     os.symlink(imdb_dir, tmp_path / "data")
-    command = sweep(tmp_path, cluster.address, "stopped", "--jobs", "2", "--epochs", "30")
+    # Long trials: at 30 epochs of 180 rows the grid once finished before the Ctrl-C arrived.
+    command = sweep(tmp_path, cluster.address, "stopped", "--jobs", "2", "--epochs", "3000")
     # A trial's run opens after the engine marks it RUNNING: Ctrl-C between the two leaves no run to kill.
     until(lambda: _running(tmp_path, "stopped") and _run_open(tmp_path, "stopped"), "a trial's run")
     command.send_signal(signal.SIGINT)
