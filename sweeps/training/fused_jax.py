@@ -5,9 +5,9 @@ Keras session reset and seed: the same initial weights and dropout seed state), 
 own rows in its own order (``sweeps.training.batches.epoch_order``, what its fit alone is fed).
 Copies of one structure on as many rows form a group, whose stacked state one jitted function
 steps through a whole epoch (``sweeps.training.stacked``); models that differ only in hidden
-widths are one group, stepped as the widest (``sweeps.training.widened``). Between epochs the host reads every
-copy's metrics once, runs its callbacks (logging, progress, early stopping), keeps the weights
-of each copy's best epoch on the device, and masks a copy that has stopped.
+widths are one group, stepped as the widest (``sweeps.training.widened``). Between epochs the
+host reads every copy's metrics once, runs its callbacks (logging, progress, early stopping),
+keeps the weights of each copy's best epoch on the device, and masks a copy that has stopped.
 """
 
 from __future__ import annotations
@@ -123,9 +123,7 @@ class Group:
         stacked = jax.device_get((trainable, non_trainable, self.state[2]))  # sliced on the host: no compile per shape
         for index, one in enumerate(self.members):
             model = one.model
-            for variables, values in zip(
-                (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables), stacked, strict=True
-            ):
+            for variables, values in zip(state_of(model)[:3], stacked, strict=True):
                 for variable, value in zip(variables, values, strict=True):
                     variable.assign(corner(value[index], tuple(variable.shape)))
 
