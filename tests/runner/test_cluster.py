@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from sweeps.errors import ConfigError
 from sweeps.faults import CRASH_AT, CRASH_WHOM
 from sweeps.runner.cluster import check_workers, connected
+from sweeps.runner.signals import interruptible_children
 from tests.dask_cluster import QUIET, Cluster, dask_cluster
 from tests.processes import alive
 from tests.support import BASE, REPO, write_space
@@ -42,14 +43,15 @@ def sweep(tmp_path: Path, address: str, study: str, *args: str, **env: str) -> s
     write_space(tmp_path / "spaces", BASE)
     command = [sys.executable, "-m", "sweeps", "run", "s", "--spaces", "spaces", "--study", study]
     command += ["--cluster", address, "--shared-filesystem", "--data-dir", str(tmp_path / "data"), *args]
-    return subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with interruptible_children():  # (the Ctrl-C test's SIGINT is lost if the suite runs as a background job)
+        return subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def trials(tmp_path: Path, study: str) -> list[optuna.trial.FrozenTrial]:
@@ -152,7 +154,7 @@ def test_ctrl_c_stops_every_sweep_worker_on_the_cluster_and_leaves_nothing_runni
     cluster: Cluster, tmp_path: Path, imdb_dir: Path
 ) -> None:
     os.symlink(imdb_dir, tmp_path / "data")
-    # Long trials: at 30 epochs of 180 rows the grid once finished before the Ctrl-C arrived.
+    # Trials of up to 3000 epochs (until early stopping): one still trains when the Ctrl-C lands.
     command = sweep(tmp_path, cluster.address, "stopped", "--jobs", "2", "--epochs", "3000")
     # A trial's run opens after the engine marks it RUNNING: Ctrl-C between the two leaves no run to kill.
     until(lambda: _running(tmp_path, "stopped") and _run_open(tmp_path, "stopped"), "a trial's run")
