@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 
 CRASH_AT = "SWEEPS_CRASH_AT"
@@ -29,5 +30,7 @@ def crash_point(name: str) -> None:
         return
     if os.environ.get(CRASH_WHOM) != "parent":
         os.kill(os.getpid(), signal.SIGKILL)
-    elif os.getppid() != 1:  # (never init, should the parent be gone already)
-        os.kill(os.getppid(), signal.SIGKILL)
+    elif (parent := os.getppid()) != 1:  # (never init, should the parent be gone already)
+        os.kill(parent, signal.SIGKILL)
+        while os.getppid() == parent:  # until it is gone: what its death signals us is then pending,
+            time.sleep(0.01)  # and handled here, at this moment, not some lines further on

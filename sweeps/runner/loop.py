@@ -14,7 +14,8 @@ from sweeps.formatting import param_text
 from sweeps.runner.context import SweepContext
 from sweeps.runner.recovery import close_orphaned_runs
 from sweeps.runner.together import train_together, why_not_together
-from sweeps.runner.trial import TrialRunner
+from sweeps.runner.trial import TrialRunner, trial_hp
+from sweeps.training.fit import FitRequest, fresh_model
 
 
 def work(ctx: SweepContext) -> int:
@@ -32,9 +33,11 @@ def work(ctx: SweepContext) -> int:
         while (proposal := engine.ask()) is not None:  # ask() also fails the trials of dead workers...
             close_orphaned_runs(ctx.tracker, engine.records(), checked)  # ...whose runs are ended here
             batch = [proposal]
-            # The first trial of a process trains alone: a pipeline that cannot build its first
-            # model is broken, and stops the sweep with one trial recorded, not a batch of them.
-            while together and trials.built and len(batch) < spec.fuse_trials and (more := engine.ask_now()) is not None:
+            # A batch is taken once this process has built a model: a pipeline that cannot build
+            # its first is broken, and stops the sweep with one trial recorded, not a batch of them.
+            while together and len(batch) < spec.fuse_trials and _builds(ctx, trials, proposal):
+                if (more := engine.ask_now()) is None:
+                    break
                 batch.append(more)
             for proposal, outcome in zip(batch, _run(ctx, trials, batch), strict=True):
                 ran += 1
@@ -66,6 +69,20 @@ def _run(ctx: SweepContext, trials: TrialRunner, batch: list[Proposal]) -> list[
         raise
     except KeyboardInterrupt:
         raise Interrupted(f"{which} marked FAIL and {'its run' if len(batch) == 1 else 'their runs'} KILLED") from None
+
+
+def _builds(ctx: SweepContext, trials: TrialRunner, proposal: Proposal) -> bool:
+    """Whether the pipeline has built a model in this process, ``proposal``'s if none yet (its
+    data loaded, its model built and dropped); ``False`` if that raised (the trial, trained
+    alone, then says why)."""
+    if not trials.built:
+        hp = trial_hp(ctx, proposal)
+        try:
+            fresh_model(FitRequest(ctx.spec.pipeline, ctx.datasets.get(hp), hp, ctx.spec.objective))
+        except Exception:  # (its data, or its model)
+            return False
+        trials.built = True
+    return True
 
 
 def _params(params: dict[str, Any]) -> str:

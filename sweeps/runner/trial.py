@@ -21,7 +21,7 @@ from sweeps.reporting import plots
 from sweeps.runner.context import SweepContext
 from sweeps.runner.nested import NestedRuns
 from sweeps.runner.pruning import FitByFit, Pruning
-from sweeps.runner.signals import shielded
+from sweeps.runner.signals import raise_if_interrupted, shielded
 from sweeps.spec.objective import Objective
 from sweeps.spec.sweep import SweepSpec
 from sweeps.tracking.callbacks import EpochLogger, model_summary
@@ -56,12 +56,7 @@ class TrialRunner:
 
     def __init__(self, ctx: SweepContext) -> None:
         self.ctx = ctx
-        self._built = False
-
-    @property
-    def built(self) -> bool:
-        """Whether this process has built a model of the pipeline yet."""
-        return self._built
+        self.built = False  # whether this process has built a model of the pipeline yet
 
     def run(self, proposal: Proposal) -> Outcome:
         """Run one proposed trial as a nested MLflow run and tell the engine how it ended.
@@ -89,6 +84,7 @@ class TrialRunner:
                     trials.append(self._open(proposal))
                 crash_point("trial-started")  # a worker killed while its trial trains
             results = _caught(lambda: train(trials), len(trials))
+            raise_if_interrupted()  # one a finalizer swallowed as they were recorded: they are not done
             interrupted = False
             for trial, result in zip(trials, results, strict=True):
                 trial.outcome = result if isinstance(result, Outcome) else self._failed(trial, result)
@@ -97,12 +93,12 @@ class TrialRunner:
             _record_all(self.ctx, trials, interrupted)
         if broken is not None:
             raise broken
-        self._built = True
+        self.built = True
         return [trial.outcome for trial in trials]
 
     def _open(self, proposal: Proposal) -> Opened:
         ctx = self.ctx
-        hp = {**ctx.spec.hyperparameters(proposal.params), **proposal.overrides}
+        hp = trial_hp(ctx, proposal)
         tags = {**ctx.tags, ROLE: TRIAL, "trial": proposal.number, **proposal.tags}
         run_id = ctx.tracker.start_run(trial_run_name(proposal.params, proposal.number), tags, ctx.parent.run_id)
         ids = {"mlflow_run_id": run_id, "mlflow_parent_run_id": ctx.parent.run_id}
@@ -116,12 +112,17 @@ class TrialRunner:
         return Outcome(TrialState.FAIL, attrs={**trial.outcome.attrs, "error": message})
 
     def _broken(self, error: Exception) -> PipelineError | None:
-        if isinstance(error, BuildFailed) and not self._built:
+        if isinstance(error, BuildFailed) and not self.built:
             return PipelineError(
                 f"pipeline {self.ctx.spec.pipeline.name}: {first_line(error, with_type=False)}; "
                 "fix the pipeline (this trial was recorded as FAIL)"
             )
         return None
+
+
+def trial_hp(ctx: SweepContext, proposal: Proposal) -> dict[str, Any]:
+    """What ``proposal`` trains with: the sweep's values with its own, and its engine's overrides."""
+    return {**ctx.spec.hyperparameters(proposal.params), **proposal.overrides}
 
 
 def _record_all(ctx: SweepContext, trials: Sequence[Opened], interrupted: bool) -> None:

@@ -109,8 +109,9 @@ def training_trial(tmp_path: Path, study: str) -> bool:
         return False
 
 
-def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
-    # Long enough that the first trial still trains when Ctrl-C comes: 400 epochs of 180 rows once ended first.
+def test_ctrl_c_fails_the_trials_and_leaves_no_run_running(tmp_path: Path, imdb_dir: Path) -> None:
+    """imdb_depth's three trials train as one fused set (JAX): Ctrl-C fails all three."""
+    # Long enough that the trials still train when Ctrl-C comes: 400 epochs of 180 rows once ended first.
     command = [sys.executable, "-m", "sweeps", "imdb_depth", "--epochs", "5000", "--repeats", "1", "--data-dir", str(imdb_dir)]
     log = tmp_path / "stderr.txt"
     with open(log, "w") as stderr, interruptible_children():
@@ -128,18 +129,18 @@ def test_ctrl_c_fails_the_trial_and_leaves_no_run_running(tmp_path: Path, imdb_d
         assert process.poll() is None, log.read_text()
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
-    finally:  # a sweep left training 400 epochs would slow every later test
+    finally:  # a sweep left training 5000 epochs would slow every later test
         process.kill()
     err = log.read_text()
     assert process.returncode == 130, err
-    assert "interrupted: trial 0 was marked FAIL and its run KILLED; run the same command again to resume" in err
+    assert "interrupted: trials 0, 1, 2 were marked FAIL and their runs KILLED; run the same command again to resume" in err
     assert "data: data-dir" in (tmp_path / "mlruns" / "logs" / "imdb_depth.log").read_text()  # notes are logged too
     parents, children = split(mlflow_runs(tmp_path, "imdb_depth"))
-    assert [r.info.status for r in parents + children] == ["KILLED", "KILLED"]
+    assert [r.info.status for r in parents + children] == ["KILLED"] * 4
     study = optuna.load_study(
         study_name="imdb_depth[epochs=5000,repeats=1]", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"
     )
-    assert [t.state.name for t in study.trials] == ["FAIL"]
+    assert [t.state.name for t in study.trials] == ["FAIL"] * 3
 
 
 @pytest.mark.parametrize(

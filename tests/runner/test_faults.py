@@ -45,7 +45,11 @@ def study(project: Path) -> list[optuna.trial.FrozenTrial]:
 
 
 def test_killed_after_telling_optuna_but_before_ending_the_run(project: Path, imdb_dir: Path, sweeps_here) -> None:
-    killed = killed_at("after-tell", project, imdb_dir)
+    write_space(
+        project / "spaces",
+        {**BASE, "trials": 2, "fuse_trials": 1, "params": {"layers": {"type": "categorical", "choices": [1, 2]}}},
+    )
+    killed = killed_at("after-tell", project, imdb_dir)  # (one trial at a time: the other not yet taken)
     assert killed.returncode == -9
     (told,) = study(project)
     assert told.state.name == "COMPLETE"

@@ -232,3 +232,35 @@ def test_a_kfold_trial_clearly_worse_after_two_folds_is_pruned_there(workdir: Pa
 def test_a_pruner_that_cannot_judge_the_trials_is_refused(workdir: Path, pruner: dict, several: dict, says: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(says)):
         load_spec(write_space(workdir, {**BASE, **several, "sampler": {"type": "tpe"}, "pruner": pruner}))
+
+
+def test_a_ctrl_c_swallowed_after_the_last_epoch_stops_the_trial_not_the_next_one(
+    workdir: Path, imdb_dir: Path, monkeypatch
+) -> None:
+    """A Ctrl-C raised in a finalizer as a trial is recorded (its epochs done) is dropped by
+    Python; the trial must still end as interrupted, not COMPLETE with the worker going on."""
+    import signal
+
+    from sweeps.errors import Interrupted
+    from sweeps.runner import trial
+    from sweeps.runner.signals import install_interrupt_handlers, interrupt_heard
+
+    def swallowing(*args, **kwargs) -> None:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:  # as Python does with what a finalizer raised
+            pass
+
+    monkeypatch.setattr(trial.plots, "log_learning_curves", swallowing)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler), signal.getsignal(signal.SIGTERM)
+    install_interrupt_handlers()
+    try:
+        with pytest.raises(Interrupted):
+            sweep(workdir, imdb_dir)
+    finally:
+        interrupt_heard()
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+    runs = mlflow_runs(workdir, "s")
+    assert {r.info.status for r in runs} == {"KILLED"}
+    assert {r.data.tags.get("state") for r in runs if "mlflow.parentRunId" in r.data.tags} == {"FAIL"}

@@ -135,9 +135,9 @@ def wait_for_port(process: subprocess.Popen, port: int, log: Path, timeout: floa
 
 
 def test_a_killed_workers_trials_are_failed_and_retried_by_another(pg, tmp_path: Path, imdb_dir: Path) -> None:
-    """The victim trains its first trial alone, then takes the other three to train together and
-    is SIGKILLed as the first of them opens its MLflow run; the survivor, started then, fails
-    the three as their worker's process is gone and runs their points again."""
+    """The victim takes all four trials to train together and is SIGKILLed as the first of them
+    opens its MLflow run; the survivor, started then, fails the four as their worker's process
+    is gone and runs their points again."""
     url, _ = pg
     storage, tracking = f"{url}/optuna", f"{url}/mlflow"
     spaces(
@@ -146,13 +146,12 @@ def test_a_killed_workers_trials_are_failed_and_retried_by_another(pg, tmp_path:
         params={"layers": {"type": "categorical", "choices": [1, 2]}, "units": {"type": "categorical", "choices": [4, 8]}},
     )
     args = ["--data-dir", str(imdb_dir), "--storage", storage, "--tracking-uri", tracking, "--study", "killed"]
-    victim = start(tmp_path, *args, "--heartbeat", "1", crash_at="trial-started:2")
+    victim = start(tmp_path, *args, "--heartbeat", "1", crash_at="trial-started:1")
     victim.communicate(timeout=600)
     assert victim.returncode == -9
-    before = trials(storage, "killed")
-    taken = [t for t in before if t.state.name == "RUNNING"]
-    assert len(taken) == 3 and all(t.user_attrs["worker"].endswith(f":{victim.pid}") for t in taken)  # one batch
-    assert [t.state.name for t in before if t not in taken] == ["COMPLETE"]
+    taken = trials(storage, "killed")
+    assert [t.state.name for t in taken] == ["RUNNING"] * 4  # one batch
+    assert all(t.user_attrs["worker"].endswith(f":{victim.pid}") for t in taken)
     opened = [t for t in taken if t.user_attrs.get("mlflow_run_id")]
     assert len(opened) == 1, [t.user_attrs for t in taken]  # killed as the batch's first run opened
     survivor = start(tmp_path, *args, "--heartbeat", "1")
