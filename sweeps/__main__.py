@@ -2,6 +2,6 @@
 
 import sys
 
-from sweeps.cli import main
+from sweeps.cli import command
 
-sys.exit(main())
+sys.exit(command())
