@@ -212,8 +212,11 @@ def train(members: Sequence[Member], validate: bool) -> list[Group]:
         for group, mask in zip(stepped, active, strict=True):
             for one in np.array(group.members)[mask]:
                 one.callbacks.on_epoch_begin(epoch)
-        dispatched = [group.step(epoch, mask) for group, mask in zip(stepped, active, strict=True)]  # all run before one is read
-        for group, mask, (logs, val_logs) in zip(stepped, active, dispatched, strict=True):
+        # Every group with a copy still training runs before one is read; a group whose copies
+        # have all stopped (early stopping, pruning) is not stepped at all.
+        moving = [(group, mask) for group, mask in zip(stepped, active, strict=True) if mask.any()]
+        dispatched = [group.step(epoch, mask) for group, mask in moving]
+        for (group, mask), (logs, val_logs) in zip(moving, dispatched, strict=True):
             copies = len(group.members)
             trained, validated = per_copy_logs(logs, copies), per_copy_logs(val_logs, copies)
             for index in np.flatnonzero(mask):

@@ -101,3 +101,17 @@ def test_only_functional_and_sequential_models_have_a_signature() -> None:
     wide = keras.Model(inputs, keras.layers.Dense(7, name="out")(inputs), name="m")
     assert widened.signature(Own()) is None
     assert widened.signature(narrow) == widened.signature(wide) is not None
+
+
+def test_a_group_whose_copies_have_all_stopped_is_not_stepped(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+    """One depth trains 2 epochs, the other 5: the first group is stepped twice, not five times."""
+    configs = [{"units": 8, "layers": 1, "epochs": 2}, {"units": 8, "layers": 2, "epochs": 5}]
+    members = [fused_jax.member(request, []) for request in requests(boston(tmp_path), data_dir, configs)]
+    stepped: list[int] = []
+    step = fused_jax.Group.step
+    monkeypatch.setattr(
+        fused_jax.Group, "step", lambda group, *args: stepped.append(len(group.members[0].model.layers)) or step(group, *args)
+    )
+    fused_jax.train(members, validate=True)
+    assert sorted(stepped) == sorted([len(members[0].model.layers)] * 2 + [len(members[1].model.layers)] * 5)
+    assert [len(m.history["loss"]) for m in members] == [2, 5]
