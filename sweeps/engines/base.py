@@ -30,7 +30,7 @@ import math
 import os
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -54,6 +54,9 @@ class TrialState(StrEnum):
     COMPLETE = "COMPLETE"
     PRUNED = "PRUNED"
     FAIL = "FAIL"
+
+
+Curve = Mapping[int, float]  # an objective's values by epoch (from 1)
 
 
 @dataclass
@@ -135,6 +138,17 @@ class Engine(Coordination):
     @abstractmethod
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
         """Hear the objective after ``epoch``; ``True`` means stop this trial now."""
+
+    def judges_in_order(self) -> bool:
+        """Whether trials trained together are judged by ``pruned_in_order`` once they have
+        trained (else each hears ``should_prune`` as it trains)."""
+        return False
+
+    def pruned_in_order(self, proposal: Proposal, values: Curve, before: Sequence[Curve]) -> int | None:
+        """The epoch at which the pruner stops ``proposal``, whose objective by epoch was
+        ``values``, had it trained after the trials of its set whose values are ``before``
+        (``None``: never); the values up to there are reported as ``should_prune`` reports them."""
+        raise NotImplementedError(f"the {self.name} engine judges trials as they train")
 
     @abstractmethod
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from sweeps.defaults import HEARTBEAT_SECONDS
-from sweeps.engines.base import WORKER, Engine, Outcome, Proposal, TrialRecord, worker_alive
+from sweeps.engines.base import WORKER, Curve, Engine, Outcome, Proposal, TrialRecord, worker_alive
 from sweeps.engines.base import TrialState as State  # ours; TrialState below is Optuna's
-from sweeps.engines.optuna_study import distribution, open_study, suggest
+from sweeps.engines.optuna_in_order import judged_in_order, pruned_at
+from sweeps.engines.optuna_study import distribution, fresh_trials, open_study, suggest
 from sweeps.runner.signals import shielded, whole
 from sweeps.spec.sweep import SweepSpec, point_key
 
@@ -52,7 +54,7 @@ class OptunaEngine(Engine):
         them, since a worker that dies leaves its trial to be failed and retried here."""
         while True:
             self._fail_abandoned()
-            trials = self._fresh_trials()
+            trials = fresh_trials(self.study)
             if self._remaining(trials) > 0:
                 proposal = self._next(trials)
                 if proposal is not None:
@@ -63,7 +65,7 @@ class OptunaEngine(Engine):
             time.sleep(min(5, self._heartbeat))
 
     def ask_now(self) -> Proposal | None:
-        trials = self._fresh_trials()
+        trials = fresh_trials(self.study)
         return self._next(trials) if self._remaining(trials) > 0 else None
 
     def _next(self, trials: list[optuna.trial.FrozenTrial]) -> Proposal | None:
@@ -96,6 +98,13 @@ class OptunaEngine(Engine):
             self.study.tell(trial, state=TrialState.FAIL)
             raise
         return trial
+
+    def judges_in_order(self) -> bool:
+        return judged_in_order(self.study)
+
+    @whole
+    def pruned_in_order(self, proposal: Proposal, values: Curve, before: Sequence[Curve]) -> int | None:
+        return pruned_at(self.study, proposal.handle, values, before)
 
     def should_prune(self, proposal: Proposal, epoch: int, value: float) -> bool:
         if len(self.spec.objectives) > 1:
@@ -133,7 +142,7 @@ class OptunaEngine(Engine):
         ]
 
     def remaining(self) -> int:
-        return self._remaining(self._fresh_trials())
+        return self._remaining(fresh_trials(self.study))
 
     def _remaining(self, trials: list[optuna.trial.FrozenTrial]) -> int:
         busy = sum(t.state in (*_DONE, TrialState.RUNNING) for t in trials)
@@ -176,7 +185,7 @@ class OptunaEngine(Engine):
         them waits for, runs or finished the same point, or when the queue was emptied by
         another worker so the sampler made up a point instead of taking the grid's next one.
         """
-        trials = self._fresh_trials()
+        trials = fresh_trials(self.study)
         earlier = [t for t in trials if t.number < trial.number and not t.user_attrs.get(_STEPPED_ASIDE)]
         if sum(t.state in (*_DONE, TrialState.RUNNING) for t in earlier) >= self.spec.trials:
             return True
@@ -187,23 +196,6 @@ class OptunaEngine(Engine):
             return True
         busy = (*_DONE, TrialState.RUNNING, TrialState.WAITING)
         return any(other.state in busy and point_key(_point(other)) == point_key(_point(mine)) for other in earlier)
-
-    def _fresh_trials(self) -> list[optuna.trial.FrozenTrial]:
-        """Every trial of the study as the database has it now.
-
-        Optuna's caches (in front of a database, and in the gRPC proxy's client) read only
-        trials newer than the last finished one they saw, so a trial whose insert committed
-        after a newer one finished is never seen: on PostgreSQL with many workers that made a
-        grid point run twice. Whoever decides which point runs next reads past them.
-        """
-        storage, study_id = self.study._storage, self.study._study_id
-        backend = getattr(storage, "_backend", None)
-        if isinstance(backend, optuna.storages.RDBStorage):
-            return backend.get_all_trials(study_id, deepcopy=False)
-        cache = getattr(storage, "_cache", None)
-        if cache is not None:  # the gRPC proxy's client: forget the study, read it whole
-            cache.delete_study_cache(study_id)
-        return storage.get_all_trials(study_id, deepcopy=False)
 
     def _beat(self, trial: optuna.Trial) -> None:
         """Record ``trial``'s heartbeats (the time as a trial attribute: any storage carries it) until it is told."""

@@ -150,3 +150,21 @@ def _pruner(pruner: Pruner) -> optuna.pruners.BasePruner:
     if pruner.type == "wilcoxon":  # the steps it compares are fits: fold k (or seed k) of every trial is paired
         return optuna.pruners.WilcoxonPruner(**pruner.options())
     return optuna.pruners.NopPruner()
+
+
+def fresh_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Every trial of ``study`` as the database has it now.
+
+    Optuna's caches (in front of a database, and in the gRPC proxy's client) read only
+    trials newer than the last finished one they saw, so a trial whose insert committed
+    after a newer one finished is never seen: on PostgreSQL with many workers that made a
+    grid point run twice. Whoever decides which point runs next reads past them.
+    """
+    storage, study_id = study._storage, study._study_id
+    backend = getattr(storage, "_backend", None)
+    if isinstance(backend, optuna.storages.RDBStorage):
+        return backend.get_all_trials(study_id, deepcopy=False)
+    cache = getattr(storage, "_cache", None)
+    if cache is not None:  # the gRPC proxy's client: forget the study, read it whole
+        cache.delete_study_cache(study_id)
+    return storage.get_all_trials(study_id, deepcopy=False)

@@ -9,17 +9,20 @@ fails fails its trial alone. K-fold's final refits train together after the fold
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
 
-from sweeps.engines.base import Outcome
+from sweeps.engines.base import Curve, Outcome
 from sweeps.errors import TrialFailed
 from sweeps.runner.context import SweepContext
 from sweeps.runner.nested import NestedRuns
+from sweeps.runner.pruning import Pruning
 from sweeps.runner.trial import Opened, begin, finish, fit_metrics, nested_runs
+from sweeps.spec.objective import Objective
 from sweeps.tracking.callbacks import EpochLogger
 from sweeps.training import fused, several
 from sweeps.training.fit import FitRequest, Fitted, failures_as_trial_failed
@@ -49,6 +52,7 @@ class _Planned:
     parts: list[several.Part] = field(default_factory=list)  # empty: a single fit
     runs: NestedRuns | None = None
     fits: list[tuple[FitRequest, list[keras.callbacks.Callback]]] = field(default_factory=list)
+    logger: EpochLogger | None = None  # a single fit's, holding its epochs while its pruning is judged in order
 
 
 def train_together(ctx: SweepContext, trials: Sequence[Opened]) -> list[Outcome | Exception]:
@@ -78,11 +82,10 @@ def _plan(ctx: SweepContext, trial: Opened) -> _Planned:
     one = _Planned(trial, request)
     progress = ctx.progress.epoch_callback
     if not (ctx.spec.folds or ctx.spec.repeats > 1):
-        callbacks = [
-            EpochLogger(ctx.tracker, trial.run_id),
-            trial.pruning,
-            progress(f"trial {trial.proposal.number}", trial.hp["epochs"]),
-        ]
+        in_order = ctx.engine.judges_in_order()  # (else each trial hears the pruner as it trains)
+        trial.pruning = Pruning(ctx.engine, trial.proposal, ctx.spec.objective.metric, in_order=in_order)
+        one.logger = EpochLogger(ctx.tracker, trial.run_id, held=in_order)
+        callbacks = [one.logger, trial.pruning, progress(f"trial {trial.proposal.number}", trial.hp["epochs"])]
         one.fits = [(request.trial_view(), callbacks)]
         return one
     trial.pruning = None  # a trial of several fits is not pruned
@@ -101,6 +104,7 @@ def _fit(ctx: SweepContext, planned: Sequence[_Planned]) -> dict[int, list[Fitte
     by_trial: dict[int, list[Fitted | TrialFailed]] = {id(one): [] for one in planned}
     for (one, _, _), outcome in zip(flat, outcomes, strict=True):
         by_trial[id(one)].append(outcome)
+    _judged_in_order(planned, by_trial, ctx.spec.objective)
     refitting = [one for one in planned if ctx.spec.folds and not _failure(by_trial[id(one)])]
     combined = {id(one): several.combine(by_trial[id(one)], ctx.spec.objective) for one in refitting}
     requests = [several.final_fit(one.request.trial_view(), combined[id(one)]) for one in refitting]
@@ -109,6 +113,31 @@ def _fit(ctx: SweepContext, planned: Sequence[_Planned]) -> dict[int, list[Fitte
     ):
         by_trial[id(one)].append(refit)
     return by_trial
+
+
+def _judged_in_order(planned: Sequence[_Planned], by_trial: dict[int, list[Fitted | TrialFailed]], objective: Objective) -> None:
+    """Prune the set's single fits as trials trained one after another would have been: in
+    number order, each against the trials before it that were not pruned (``Pruning.judge``).
+    A pruned trial keeps its epochs up to there, in its records too."""
+    before: list[Curve] = []
+    for one in sorted(planned, key=lambda one: one.trial.proposal.number):
+        if one.logger is None or not one.trial.pruning.in_order:
+            continue
+        outcomes, cut = by_trial[id(one)], None
+        if isinstance(outcomes[0], Fitted) and (cut := one.trial.pruning.judge(before)) is not None:
+            outcomes[0] = _cut(outcomes[0], cut, objective)
+        one.logger.flush(until=cut)
+
+
+def _cut(fitted: Fitted, epochs: int, objective: Objective) -> Fitted:
+    """``fitted`` as it stood when pruned after ``epochs`` epochs: its curves and its best epoch
+    up to there, no test (a pruned trial is not measured on it)."""
+    history = {key: values[:epochs] for key, values in fitted.history.items()}
+    value, best_epoch = math.nan, 0
+    for epoch, seen in enumerate(history.get(objective.metric, []), start=1):
+        if math.isfinite(seen) and objective.better(seen, value):
+            value, best_epoch = seen, epoch
+    return replace(fitted, value=value, best_epoch=best_epoch, epochs_trained=epochs, history=history, test={})
 
 
 def _tested(one: _Planned) -> Callable[[], bool]:

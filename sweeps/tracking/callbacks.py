@@ -18,23 +18,26 @@ class EpochLogger(keras.callbacks.Callback):
     a request per epoch (a database commit each) cost small models more than the epoch itself.
     """
 
-    def __init__(self, tracker: Tracker, run_id: str) -> None:
+    def __init__(self, tracker: Tracker, run_id: str, held: bool = False) -> None:
         super().__init__()
-        self.tracker, self.run_id = tracker, run_id
+        self.tracker, self.run_id, self.held = tracker, run_id, held  # held: every epoch kept until ``flush``
         self._pending: list[tuple[int, dict[str, float]]] = []
         self._sent = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
         if logs:
             self._pending.append((epoch + 1, dict(logs)))
-        if time.monotonic() - self._sent >= METRICS_FLUSH_SECONDS:
+        if not self.held and time.monotonic() - self._sent >= METRICS_FLUSH_SECONDS:
             self.flush()
 
     def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
-        self.flush()
+        if not self.held:
+            self.flush()
 
-    def flush(self) -> None:
-        """Send the epochs not sent yet."""
+    def flush(self, until: int | None = None) -> None:
+        """Send the epochs not sent yet (up to epoch ``until``; any later are dropped)."""
+        if until is not None:
+            self._pending = [(epoch, logs) for epoch, logs in self._pending if epoch <= until]
         if self._pending:
             self.tracker.log_steps(self.run_id, self._pending)
             self._pending = []

@@ -87,13 +87,13 @@ class Group:
         self._numbers: dict[int, tuple[Any, Any]] = {}  # epochs' row numbers made ahead (sparse rows), until used
         trained = taken(self.train, (self._train_numbers(epoch) for epoch in range(epochs)) if self.train.x.width else ())
         validated = taken(self.validation, [self._val_numbers]) if validate else None
-        self._epoch = epoch_function(self.model, self.reset, trained, validated, epochs)
+        self._epoch = epoch_function(self.model, trained, validated, epochs)
 
     def arguments(self, epoch: int, active: np.ndarray) -> tuple[Any, ...]:
         """The compiled epoch's arguments for ``epoch``: every copy's rows in its own order."""
         data = (self.train.data, self.validation.data if self.validation else None)
         numbers = self._numbers.pop(epoch, None) or self._train_numbers(epoch, keep=False)
-        return self.state, (self.best, self.improved), active, data, (numbers, self._val_numbers)
+        return self.state, (self.best, self.improved), active, data, (numbers, self._val_numbers), self.reset
 
     def step(self, epoch: int, active: np.ndarray) -> tuple[Any, Any]:
         """Dispatch one epoch of every copy (``active`` ones change); its logs, still on the device."""

@@ -129,12 +129,14 @@ def stack(states: Sequence[Sequence[Any]]) -> list[Any]:
     return [jnp.asarray(np.stack([np.asarray(value) for value in values])) for values in zip(*states, strict=True)]
 
 
-def epoch_function(model: Any, reset: Any, rows: Taken, validation: Taken | None, epochs: int) -> Program:
-    """A compiled function ``(state, best, active, data, numbers) -> (state, best, logs, val_logs)``
-    training every copy one epoch (of ``epochs``, what its compiling weighs).
+def epoch_function(model: Any, rows: Taken, validation: Taken | None, epochs: int) -> Program:
+    """A compiled function ``(state, best, active, data, numbers, reset) -> (state, best, logs,
+    val_logs)`` training every copy one epoch (of ``epochs``, what its compiling weighs).
 
     ``state`` is (trainable, non-trainable, optimizer, metrics) stacked; ``reset`` the metric
-    variables as Keras resets them; ``best`` is (the best epoch's trainable and non-trainable
+    variables as Keras resets them (an argument, not a constant: XLA would fold a metric's count
+    of rows into a constant and divide by it as a multiplication, an accuracy then one ulp from
+    the fit's alone, enough to tip a pruner's comparison at a tie); ``best`` is (the best epoch's trainable and non-trainable
     state, which copies improved last epoch), whose state is kept first; ``data`` the rows'
     data, for training and for validation; ``numbers`` the copies' (full batches, last batch)
     row numbers into them, for training and for validation; logs are every copy's last-step
@@ -142,7 +144,7 @@ def epoch_function(model: Any, reset: Any, rows: Taken, validation: Taken | None
     """
     train_step, test_step = jax.vmap(model.train_step), jax.vmap(model.test_step)
 
-    def epoch(state, best, active, data, numbers):
+    def epoch(state, best, active, data, numbers, reset):
         kept_best = keep_best(best[0], tuple(state[:2]), best[1])
         trained, logs = _steps(train_step, _lists((*state[:3], reset)), rows, data[0], numbers[0])
         kept = jax.tree.map(lambda new, old: jnp.where(along(active, new), new, old), trained[:3], tuple(state[:3]))

@@ -14,6 +14,7 @@ import pytest
 from sweeps.engines import open_engine
 from sweeps.engines.base import Outcome, TrialState
 from sweeps.engines.optuna import HEARTBEAT
+from sweeps.engines.optuna_study import fresh_trials
 from sweeps.errors import ConfigError, StoreError
 from sweeps.spec.loading import load_spec
 from sweeps.tracking.stores import Stores
@@ -164,7 +165,7 @@ def test_optuna_workers_asking_at_once_never_exceed_the_budget(tmp_path: Path, s
     running = first.ask()
     assert first.remaining() == second.remaining() == 1
     # Both past their remaining() check, on what each saw then: ask as each one's ask() would next.
-    seen = [second._fresh_trials(), first._fresh_trials()]
+    seen = [fresh_trials(second.study), fresh_trials(first.study)]
     tickets = [second._next(seen[0]), first._next(seen[1])]
     assert tickets[0] is not None and tickets[1] is None
     for proposal in (running, tickets[0]):
@@ -193,8 +194,8 @@ def test_a_grid_point_another_worker_is_still_receiving_is_not_run_twice(tmp_pat
         first.study.enqueue_trial({"layers": 1, "units": 4})
     half_done = first.study.ask()  # popped the first ticket...
     half_done.suggest_categorical("layers", [1, 2])  # ...and gave it one of its two values so far
-    assert second._next(second._fresh_trials()) is None  # pops the second ticket, and stands aside
-    (aside,) = [t for t in second._fresh_trials() if t.user_attrs.get("sweeps.stepped_aside")]
+    assert second._next(fresh_trials(second.study)) is None  # pops the second ticket, and stands aside
+    (aside,) = [t for t in fresh_trials(second.study) if t.user_attrs.get("sweeps.stepped_aside")]
     assert aside.number == 1 and aside.params == {"layers": 1, "units": 4}
 
 

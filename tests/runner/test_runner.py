@@ -107,20 +107,30 @@ def test_objective_is_the_best_epoch_and_test_uses_its_weights(workdir: Path, im
     assert record.attrs["best_epoch"] == best.step == child.data.metrics["best_epoch"]
 
 
-def test_pruned_and_early_stopped_trials_record_the_epochs_they_trained(workdir: Path, imdb_dir: Path, monkeypatch) -> None:
-    """Trial 1 is pruned after its second epoch (the engine's verdict, forced here); every trial
-    stops one epoch after its best. Each run records its epochs; the parent adds them up."""
+@pytest.mark.parametrize("fuse_trials", [1, 3], ids=["one at a time", "judged in order"])
+def test_pruned_and_early_stopped_trials_record_the_epochs_they_trained(
+    workdir: Path, imdb_dir: Path, monkeypatch, fuse_trials: int
+) -> None:
+    """Trial 1 is pruned after its second epoch (the engine's verdict, forced here: as it trains,
+    or as its fused set is judged in order); every trial stops one epoch after its best. Each
+    run records its epochs; the parent adds them up."""
     from sweeps.engines.optuna import OptunaEngine
 
-    real = OptunaEngine.should_prune
+    live, in_order = OptunaEngine.should_prune, OptunaEngine.pruned_in_order
     monkeypatch.setattr(
         OptunaEngine,
         "should_prune",
-        lambda self, proposal, epoch, value: real(self, proposal, epoch, value) or (proposal.number, epoch) == (1, 2),
+        lambda self, proposal, epoch, value: live(self, proposal, epoch, value) or (proposal.number, epoch) == (1, 2),
+    )
+    monkeypatch.setattr(
+        OptunaEngine,
+        "pruned_in_order",
+        lambda self, proposal, values, before: 2 if proposal.number == 1 else in_order(self, proposal, values, before),
     )
     result = sweep(
         workdir,
         imdb_dir,
+        fuse_trials=fuse_trials,
         fixed={"epochs": 6, "early_stopping_patience": 1},
         pruner={"type": "median"},
         params={"layers": {"type": "categorical", "choices": [1, 2, 3]}},

@@ -74,3 +74,43 @@ def test_a_fit_that_fails_in_the_set_fails_alone(imdb_dir: Path, tmp_path: Path)
     fine, broken = fused.fit_across(requests, [[], []], lambda index: True)
     assert isinstance(fine, Fitted) and fine.test and len(fine.history["loss"]) == 2
     assert isinstance(broken, fused.TrialFailed) and "loss became nan at epoch 1" in str(broken)
+
+
+def test_a_fused_set_is_pruned_as_its_trials_one_after_another_would_be(workdir: Path, imdb_dir: Path) -> None:
+    """The median pruner judges each trial of the set in number order against those before it
+    that were not pruned: the same trials pruned, at the same epochs, as trained one at a time."""
+    document = {
+        **BASE,
+        "trials": 6,
+        "pruner": {"type": "median", "n_startup_trials": 2, "n_warmup_steps": 0},
+        "fixed": {"epochs": 6},
+        "params": {
+            "units": {"type": "categorical", "choices": [4, 16]},
+            "loss": {"type": "categorical", "choices": ["binary_crossentropy", "mse"]},
+            "layers": {"type": "categorical", "choices": [1, 3]},
+        },
+    }
+    together, alone = (
+        outcomes(workdir, imdb_dir, document, "s"),
+        outcomes(workdir, imdb_dir, {**document, "fuse_trials": 1}, "alone"),
+    )
+    assert [state for state, _, _ in together.values()] == [state for state, _, _ in alone.values()]
+    assert "PRUNED" in {state for state, _, _ in alone.values()}
+    assert together.keys() == alone.keys()
+    for key in together:
+        assert together[key][1:] == pytest.approx(alone[key][1:], rel=1e-5), key
+
+
+def outcomes(workdir: Path, data_dir: Path, document: dict, name: str) -> dict:
+    """Each trial's state, value and epochs trained (from its run), by its params."""
+    import sweeps.pipeline as sp
+
+    spec = load_spec(write_space(workdir, {**document, "name": name}, name))
+    result = run_sweep(spec, RunOptions(Stores.resolve(), sp.DataOptions(data_dir)))
+    epochs = {
+        r.data.tags["trial"]: r.data.metrics.get("epochs_trained") for r in mlflow_runs(workdir, name) if "trial" in r.data.tags
+    }
+    return {
+        tuple(sorted(r.params.items())): (r.state, r.value, epochs[str(r.number)])
+        for r in sorted(result.records, key=lambda r: r.number)
+    }
