@@ -22,6 +22,7 @@ DOORS = {
         "sweeps/engines/optuna.py",
         "sweeps/engines/optuna_study.py",
         "sweeps/engines/optuna_proxy.py",
+        "sweeps/engines/optuna_in_order.py",
         "sweeps/reporting/optuna_plots.py",
         "sweeps/reporting/importance.py",  # Optuna's importance evaluators, on any engine's records
     ),
