@@ -62,7 +62,7 @@ def points(items) -> list[tuple]:
 def test_four_workers_share_one_grid_on_postgresql(pg, tmp_path: Path, imdb_dir: Path) -> None:
     url, password = pg
     storage, tracking = f"{url}/optuna", f"{url}/mlflow"
-    spaces(tmp_path)
+    spaces(tmp_path, fuse_trials=4)  # (sets of 4: one worker alone could not take the grid in two asks)
     args = ["--data-dir", str(imdb_dir), "--storage", storage, "--tracking-uri", tracking, "--study", "four"]
     workers = [start(tmp_path, *args) for _ in range(4)]
     outputs = [worker.communicate(timeout=600) for worker in workers]
@@ -100,7 +100,7 @@ def test_jobs_through_optunas_grpc_proxy_run_every_point_once_and_lose_no_worker
         )
     try:
         wait_for_port(proxy, port, log)
-        spaces(tmp_path, fixed={"epochs": 1, "batch_size": 64})
+        spaces(tmp_path, fuse_trials=4, fixed={"epochs": 1, "batch_size": 64})  # (sets of 4: the work spreads)
         args = ["--data-dir", str(imdb_dir), "--storage", f"grpc://127.0.0.1:{port}", "--tracking-uri", f"{url}/mlflow"]
         run = start(tmp_path, *args, "--study", "proxied", "--jobs", "3")
         out, err = run.communicate(timeout=600)
