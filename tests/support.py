@@ -125,6 +125,23 @@ def run_sweeps(*args: str, cwd: Path, timeout: float = 300, **env_vars: str) -> 
     )
 
 
+def start_sweeps(*args: str, cwd: Path, merged: bool = False, **env_vars: str) -> subprocess.Popen[str]:
+    """Start ``python -m sweeps ARGS`` as a process of its own (plus ``env_vars``), its output
+    piped (``merged``: stderr into stdout), SIGINT at its default action: a test may send it Ctrl-C
+    even when the suite runs as a background job, which ignores SIGINT."""
+    from sweeps.runner.signals import interruptible_children
+
+    with interruptible_children():
+        return subprocess.Popen(
+            [sys.executable, "-m", "sweeps", *args],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env_vars},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+            text=True,
+        )
+
+
 def mlflow_runs(workdir: Path, experiment: str) -> list:
     """Every run of ``experiment`` in the default store under ``workdir``."""
     from mlflow import MlflowClient

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,10 +18,9 @@ from mlflow import MlflowClient
 from sweeps.errors import ConfigError
 from sweeps.faults import CRASH_AT, CRASH_WHOM
 from sweeps.runner.cluster import check_workers, connected
-from sweeps.runner.signals import interruptible_children
 from tests.dask_cluster import QUIET, Cluster, dask_cluster
 from tests.processes import alive
-from tests.support import BASE, REPO, write_space
+from tests.support import BASE, REPO, start_sweeps, write_space
 
 pytest.importorskip("distributed")
 
@@ -41,17 +39,9 @@ def sweep(tmp_path: Path, address: str, study: str, *args: str, **env: str) -> s
     """``sweeps run s`` (a 3-point grid over layers on tiny IMDB) on the cluster, sqlite stores in ``tmp_path``."""
     (tmp_path / "spaces").mkdir(exist_ok=True)
     write_space(tmp_path / "spaces", BASE)
-    command = [sys.executable, "-m", "sweeps", "run", "s", "--spaces", "spaces", "--study", study]
+    command = ["run", "s", "--spaces", "spaces", "--study", study]
     command += ["--cluster", address, "--shared-filesystem", "--data-dir", str(tmp_path / "data"), *args]
-    with interruptible_children():  # (the Ctrl-C test's SIGINT is lost if the suite runs as a background job)
-        return subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(REPO), **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    return start_sweeps(*command, cwd=tmp_path, merged=True, **env)
 
 
 def trials(tmp_path: Path, study: str) -> list[optuna.trial.FrozenTrial]:

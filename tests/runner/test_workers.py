@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 from sweeps.faults import CRASH_AT
 from tests.processes import free_port
-from tests.support import REPO, write_grid
+from tests.support import REPO, start_sweeps, write_grid
 
 FORKS: list[int] = []  # this process's fork()s (vfork and posix_spawn run no at-fork hooks)
 os.register_at_fork(before=lambda: FORKS.append(os.getpid()))
@@ -28,16 +28,8 @@ def spaces(tmp_path: Path, **changes: object) -> Path:
 
 def start(tmp_path: Path, *args: str, crash_at: str | None = None) -> subprocess.Popen:
     """``sweeps run g12 ARGS`` as a process of its own; ``crash_at`` kills it there (SIGKILL)."""
-    command = [sys.executable, "-m", "sweeps", "run", "g12", "--spaces", str(tmp_path / "spaces"), *args]
     crash = {CRASH_AT: crash_at} if crash_at else {}
-    return subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), **crash},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_sweeps("run", "g12", "--spaces", str(tmp_path / "spaces"), *args, cwd=tmp_path, **crash)
 
 
 def trials(storage: str, study: str) -> list[optuna.trial.FrozenTrial]:
