@@ -17,7 +17,10 @@ T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _shielding = False  # a shielded block is running (in the main thread)
-_asked = threading.Event()  # a Ctrl-C (or SIGTERM) that has not reached the sweep's own handling yet
+# A Ctrl-C (or SIGTERM) that has not reached the sweep's own handling yet. A plain list, not a
+# threading.Event: the handler runs again when a second signal lands inside it, and Event.set's
+# lock, held by the first, then deadlocked the process (seen: a Dask worker's death, SIGTERM twice).
+_asked: list[int] = []
 
 
 def install_interrupt_handlers() -> None:
@@ -31,7 +34,7 @@ def install_interrupt_handlers() -> None:
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
-    _asked.set()
+    _asked.append(signum)
     raise KeyboardInterrupt
 
 
@@ -40,7 +43,7 @@ def raise_if_interrupted() -> None:
     one raised while Python ran a finalizer (a garbage-collected object's cleanup, such as
     SQLAlchemy's) is printed as "Exception ignored" and dropped, and the sweep would go on.
     Called at safe points (each epoch's end); ``interrupt_heard`` says it arrived."""
-    if _asked.is_set():
+    if _asked:
         _asked.clear()
         raise KeyboardInterrupt
 
