@@ -176,14 +176,15 @@ class Tracker:
 
     def log_history(self, run_id: str, history: Mapping[str, list[float]]) -> None:
         """Log whole learning curves at once (``step`` = epoch, from 1), within MLflow's batch limit."""
-        steps = [(epoch, {key: value}) for key, values in history.items() for epoch, value in enumerate(values, start=1)]
+        now = int(time.time() * 1000)
+        steps = [(epoch, {key: value}, now) for key, values in history.items() for epoch, value in enumerate(values, start=1)]
         self.log_steps(run_id, steps)
 
     @whole
-    def log_steps(self, run_id: str, steps: Sequence[tuple[int, Mapping[str, float]]]) -> None:
-        """Log the metrics of several steps in as few requests as MLflow's batch limit allows."""
-        now = int(time.time() * 1000)
-        metrics = [Metric(key, stored(value), now, step) for step, values in steps for key, value in values.items()]
+    def log_steps(self, run_id: str, steps: Sequence[tuple[int, Mapping[str, float], int]]) -> None:
+        """Log the metrics of several ``(step, metrics, timestamp in ms)`` in as few requests as
+        MLflow's batch limit allows."""
+        metrics = [Metric(key, stored(value), at, step) for step, values, at in steps for key, value in values.items()]
         for start in range(0, len(metrics), _BATCH):
             self._client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
 
