@@ -189,10 +189,8 @@ def _rows_and_batches(one: Member) -> tuple[Any, ...]:
 
 def per_copy_logs(logs: Any, copies: int) -> list[dict[str, float]]:
     """Stacked logs read back from the device as one dict per copy."""
-    logs = jax.device_get(logs)
-    if not logs:
-        return [{} for _ in range(copies)]
-    return [{key: float(np.asarray(values)[index]) for key, values in logs.items()} for index in range(copies)]
+    columns = {key: np.asarray(values, np.float64).tolist() for key, values in (jax.device_get(logs) or {}).items()}
+    return [{key: column[index] for key, column in columns.items()} for index in range(copies)]
 
 
 def train(members: Sequence[Member], validate: bool) -> list[Group]:
@@ -215,7 +213,7 @@ def train(members: Sequence[Member], validate: bool) -> list[Group]:
         # Every group with a copy still training runs before one is read; a group whose copies
         # have all stopped (early stopping, pruning) is not stepped at all.
         moving = [(group, mask) for group, mask in zip(stepped, active, strict=True) if mask.any()]
-        dispatched = [group.step(epoch, mask) for group, mask in moving]
+        dispatched = jax.device_get([group.step(epoch, mask) for group, mask in moving])  # one wait for them all
         for (group, mask), (logs, val_logs) in zip(moving, dispatched, strict=True):
             copies = len(group.members)
             trained, validated = per_copy_logs(logs, copies), per_copy_logs(val_logs, copies)
