@@ -34,10 +34,11 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 #: Objectives this task can be swept on, with the direction that means better.
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 # Preferred first. JAX: its fused fits, taking sparse batches as their nonzeros, measured faster
-# on IMDB's replicated sweeps (imdb_activation --repeats 5: 0.41x of TensorFlow one fit after
-# another, TensorFlow fused 0.69x; imdb_depth 62 s against 116 s: benchmarks/backends.py), and
+# on IMDB's replicated sweeps (imdb_activation --repeats 5: 0.32x of TensorFlow one fit after
+# another, TensorFlow fused 0.59x; imdb_depth 62 s against 116 s: benchmarks/backends.py), and
 # on imdb_further_experiments' grid, its widths sharing compiled programs (96 s against 118 s
-# fused and 122 s one at a time on TensorFlow). The keras-tuner sweep names TensorFlow in its file.
+# fused and 122 s one at a time on TensorFlow; 133 s against 129 s and 132 s in a run whose JAX
+# side drifted slower, 99 s in a pair measured right after). The keras-tuner sweep names TensorFlow in its file.
 BACKENDS = ("jax", "tensorflow", "torch")
 
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
