@@ -5,9 +5,10 @@ Keras session reset and seed: the same initial weights and dropout seed state), 
 own rows in its own order (``sweeps.training.batches.epoch_order``, what its fit alone is fed).
 Copies of one structure on as many rows form a group, whose stacked state one jitted function
 steps through a whole epoch (``sweeps.training.stacked``); models that differ only in hidden
-widths are one group, stepped as the widest (``sweeps.training.widened``). Between epochs the
-host reads every copy's metrics once, runs its callbacks (logging, progress, early stopping),
-keeps the weights of each copy's best epoch on the device, and masks a copy that has stopped.
+widths are one group, stepped as the widest (``sweeps.training.widened``), as are models that
+differ in activations or loss, each copy computing its own (``sweeps.training.choices``). Between
+epochs the host reads every copy's metrics once, runs its callbacks (logging, progress, early
+stopping), keeps each copy's best epoch's weights on the device, and masks a copy that stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import keras
 import numpy as np
 
 from sweeps.training.batches import count, epoch_order, rows
+from sweeps.training.choices import stepping
 from sweeps.training.fit import BestEpoch, FitRequest, end_epoch, fresh_model
 from sweeps.training.stacked import Rows, along, epoch_function, evaluation_function, stack, taken
 from sweeps.training.widened import corner, state_of, widened
@@ -55,19 +57,27 @@ def member(request: FitRequest, callbacks: list[keras.callbacks.Callback], best:
     """A copy built as ``fit`` builds it, its optimizer and metric state made (``callbacks``
     include ``best``, where it keeps one)."""
     model = fresh_model(request)
-    data, first = request.dataset, np.arange(min(request.hp["batch_size"], count(request.dataset.x_train)))
-    model._symbolic_build(data_batch=(rows(data.x_train, first), rows(data.y_train, first)))  # what fit does first
+    model._symbolic_build(data_batch=first_batch(request))  # what fit does first
     model.reset_metrics()
     listed = keras.callbacks.CallbackList(callbacks, model=model)
     return Member(request, model, listed, best)
 
 
+def first_batch(request: FitRequest) -> tuple[Any, Any]:
+    """The first batch a fit of ``request`` takes, which Keras builds a model's state from."""
+    data, first = request.dataset, np.arange(min(request.hp["batch_size"], count(request.dataset.x_train)))
+    return rows(data.x_train, first), rows(data.y_train, first)
+
+
 class Group:
     """Copies of one model structure (or of models that differ only in hidden widths, stepped as
-    the widest) on as many rows each, stepped together."""
+    the widest, and in activations and loss, each copy's chosen) on as many rows each, stepped
+    together."""
 
-    def __init__(self, members: Sequence[Member], validate: bool, pools: Pools, model: keras.Model) -> None:
-        self.members, self.model = list(members), model  # the widest of their models (sweeps.training.widened)
+    def __init__(self, members: Sequence[Member], validate: bool, pools: Pools, widest: keras.Model) -> None:
+        self.members = list(members)
+        # The widest of their models (sweeps.training.widened), computing each copy's choices.
+        self.model, self.picked = stepping(widest, [m.model for m in members], first_batch(members[0].request))
         self.batch_size = members[0].request.hp["batch_size"]
         self.pools = pools
         sets = [m.request.dataset for m in members]
@@ -87,7 +97,7 @@ class Group:
         self._numbers: dict[int, tuple[Any, Any]] = {}  # epochs' row numbers made ahead (sparse rows), until used
         trained = taken(self.train, (self._train_numbers(epoch) for epoch in range(epochs)) if self.train.x.width else ())
         validated = taken(self.validation, [self._val_numbers]) if validate else None
-        self._epoch = epoch_function(self.model, trained, validated, epochs)
+        self._epoch = epoch_function(self.model, trained, validated, epochs, self.picked)
 
     def arguments(self, epoch: int, active: np.ndarray) -> tuple[Any, ...]:
         """The compiled epoch's arguments for ``epoch``: every copy's rows in its own order."""
@@ -113,7 +123,7 @@ class Group:
         rows = self.pools.of(arrays, self.sparse)
         trainable, non_trainable = self.best if best else self.state[:2]
         numbers = self._in_order(arrays, rows)
-        evaluation = evaluation_function(self.model, taken(rows, [numbers]))
+        evaluation = evaluation_function(self.model, taken(rows, [numbers]), self.picked)
         logs = evaluation(trainable, non_trainable, self.reset, rows.data, numbers)
         return per_copy_logs(logs, len(self.members))
 

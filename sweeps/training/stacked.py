@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from jax.experimental import sparse as jsparse
 
 from sweeps.training.batches import count, floats
+from sweeps.training.choices import per_copy
 from sweeps.training.compiling import Program
 
 State = tuple[Any, ...]
@@ -129,7 +130,7 @@ def stack(states: Sequence[Sequence[Any]]) -> list[Any]:
     return [jnp.asarray(np.stack([np.asarray(value) for value in values])) for values in zip(*states, strict=True)]
 
 
-def epoch_function(model: Any, rows: Taken, validation: Taken | None, epochs: int) -> Program:
+def epoch_function(model: Any, rows: Taken, validation: Taken | None, epochs: int, picked: np.ndarray | None = None) -> Program:
     """A compiled function ``(state, best, active, data, numbers, reset) -> (state, best, logs,
     val_logs)`` training every copy one epoch (of ``epochs``, what its compiling weighs).
 
@@ -140,9 +141,9 @@ def epoch_function(model: Any, rows: Taken, validation: Taken | None, epochs: in
     state, which copies improved last epoch), whose state is kept first; ``data`` the rows'
     data, for training and for validation; ``numbers`` the copies' (full batches, last batch)
     row numbers into them, for training and for validation; logs are every copy's last-step
-    metrics.
+    metrics. ``picked``: each copy's choices of activations and loss (``sweeps.training.choices``).
     """
-    train_step, test_step = jax.vmap(model.train_step), jax.vmap(model.test_step)
+    train_step, test_step = per_copy(model.train_step, picked), per_copy(model.test_step, picked)
 
     def epoch(state, best, active, data, numbers, reset):
         kept_best = keep_best(best[0], tuple(state[:2]), best[1])
@@ -156,10 +157,10 @@ def epoch_function(model: Any, rows: Taken, validation: Taken | None, epochs: in
     return Program(jax.jit(epoch), lambda args: epochs * max(1, args[4][0][0].shape[1]))
 
 
-def evaluation_function(model: Any, rows: Taken) -> Program:
+def evaluation_function(model: Any, rows: Taken, picked: np.ndarray | None = None) -> Program:
     """A compiled function ``(trainable, non_trainable, reset, data, numbers) -> logs``: every
-    copy's ``test_step`` metrics over its rows."""
-    test_step = jax.vmap(model.test_step)
+    copy's ``test_step`` metrics over its rows (with its ``picked`` choices)."""
+    test_step = per_copy(model.test_step, picked)
     jitted = jax.jit(
         lambda trainable, non_trainable, reset, data, numbers: _steps(
             test_step, (trainable, non_trainable, reset), rows, data, numbers

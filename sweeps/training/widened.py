@@ -29,6 +29,7 @@ import numpy as np
 from keras.src.models.functional import Functional
 
 from sweeps.spec.backend import tensorflow_unstarted
+from sweeps.training.choices import LOSS, choosable
 
 Copy = TypeVar("Copy")
 _PENALTIES = (type(None), keras.regularizers.L1, keras.regularizers.L2, keras.regularizers.L1L2)
@@ -56,14 +57,18 @@ def merged(
 
 def signature(model: keras.Model) -> str | None:
     """What must be equal for models to be stepped as one (``None``: a model stepped alone): its
-    layers' and compile configs, less the widths of Dense layers and the shapes they set."""
+    layers' and compile configs, less the widths of Dense layers and the shapes they set, and
+    less the activations and loss each copy may choose (``sweeps.training.choices``)."""
     if type(model) not in (Functional, keras.Sequential):
         return None
     try:
         with tensorflow_unstarted():  # Keras's serializer asks whether TensorFlow is there, starting it
-            config = {"model": model.get_config(), "compiled": model.get_compile_config()}
+            compiled = model.get_compile_config() or {}
+            config = {"model": model.get_config(), "compiled": compiled}
     except Exception:  # a layer or loss that cannot say its config
         return None
+    if len(model.outputs) == 1 and choosable(compiled, LOSS):  # each copy's own (sweeps.training.choices)
+        config["compiled"] = {key: value for key, value in compiled.items() if key != LOSS}
     return json.dumps(_without_widths(config), sort_keys=True, default=repr)
 
 
@@ -145,14 +150,17 @@ def _zero_at_zero(activation: Callable[[Any], Any]) -> bool:
 
 
 def _without_widths(config: Any) -> Any:
-    """``config`` without Dense layers' ``units``, layers' build shapes and tensors' shapes."""
+    """``config`` without Dense layers' ``units``, Dense and Activation layers' choosable
+    activations, layers' build shapes and tensors' shapes."""
     if isinstance(config, (list, tuple)):
         return [_without_widths(item) for item in config]
     if not isinstance(config, dict):
         return config
     dropped = {"build_config"}
-    if config.get("class_name") == "Dense":
-        config = {**config, "config": {k: v for k, v in config["config"].items() if k != "units"}}
+    if config.get("class_name") in ("Dense", "Activation"):  # widths, and activations each copy chooses
+        inner = config["config"]
+        kept = {k: v for k, v in inner.items() if k != "units" and not (k == "activation" and choosable(inner, k))}
+        config = {**config, "config": kept}
     if config.get("class_name") == "__keras_tensor__":
         config = {**config, "config": {k: v for k, v in config["config"].items() if k != "shape"}}
     return {key: _without_widths(value) for key, value in config.items() if key not in dropped}
